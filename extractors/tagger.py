@@ -1,0 +1,883 @@
+"""Pure space-policy tagger: text in, frozen `TagResult` out.
+
+`build_tagger(registry, corpus)` compiles every alias, role phrase, theme phrase, exclusion and
+cue of the registries into ONE Aho-Corasick automaton over case-folded text, so tagging an article
+is a single linear scan plus cheap bookkeeping on the hits (no regex per phrase).
+
+Matching rules (shared by all entries):
+- case-insensitive, with quotes/dashes/"ё" and runs of whitespace folded, offsets kept exact;
+- word boundaries on both sides for Latin/Cyrillic entries; none for Chinese (no spaces);
+- Cyrillic entries accept up to three inflection letters; English theme phrases and cues also
+  accept a plural "s"/"es"; a trailing "*" in the registry matches any word ending;
+- where actor names overlap the longest wins ("China National Space Administration" is CNSA).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ahocorasick
+from spacewatch.extractors.language import detect_language
+from spacewatch.seeds.registry import Actor, Registry, SeedDocument
+
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "ActorMention",
+    "Candidate",
+    "TagResult",
+    "Tagger",
+    "ThemeTag",
+    "build_tagger",
+    "discover_candidates",
+]
+
+
+def _words(text: str) -> list[str]:
+    # Word lists read better as one string than as hundreds of quoted items.
+    return text.split()
+
+
+# Longer texts are cut: beyond this an "article" is a dump, and linear cost must stay bounded.
+MAX_TEXT_CHARS = 200_000
+
+# Relevance is a logistic score over a handful of signals; the weights were set by hand on the
+# gold set (tests/data/gold) and are deliberately few so they cannot memorise it.
+_REL_BIAS = -2.2
+_REL_THEME = 2.2  # per unit of sum(theme score * policy_weight)
+_REL_ACTOR = 0.55  # per unit of actor signal (see _ACTOR_KIND_WEIGHT), capped
+_REL_ACTOR_CAP = 3.0
+_REL_POLICY = 0.45  # per unit of policy cue weight, capped
+_REL_POLICY_CAP = 6.0
+_REL_NONPOLICY = 0.6  # per unit of business/science/entertainment cue weight, capped
+_REL_NONPOLICY_CAP = 6.0
+_REL_NOT_SPACE = -4.0  # added when the text has no space vocabulary at all
+# Without theme phrases for a language the strongest policy signal is missing; compensate a little
+# so relevance still rests on actors and cues rather than defaulting to "no".
+_REL_UNJUDGED = 0.6
+_ACTOR_KIND_WEIGHT = {
+    "agency": 0.5,
+    "military": 1.0,
+    "country": 0.6,
+    "programme": 0.3,
+    "person": 0.3,
+    "company": -0.2,
+}
+_OFFICE_HOLDER_BONUS = 0.4  # people who held a registry role are government actors
+_SPACE_KINDS = frozenset({"agency", "programme", "company"})
+
+_TITLE_BOOST = 1.5
+_REPEAT_BONUS = 0.25  # extra weight per repeated occurrence of a phrase, up to _REPEAT_CAP
+_REPEAT_CAP = 4
+_MAX_EVIDENCE = 6
+_MAX_ACTOR_EVIDENCE = 3
+_SNIPPET = 40
+
+# Entry kinds stored in the automaton payloads.
+_ALIAS, _METONYM, _ROLE, _THEME, _X_ACTOR, _X_THEME, _CUE_POL, _CUE_NON, _CUE_SPACE, _WHEN = range(
+    10
+)
+_LANG_KINDS = frozenset({_THEME, _CUE_POL, _CUE_NON, _CUE_SPACE})  # only in the text's language
+_PLURAL_KINDS = _LANG_KINDS
+
+# Key flags.
+_F_HAN, _F_CYR, _F_LEAD, _F_TRAIL, _F_STEM = 1, 2, 4, 8, 16
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeTag:
+    id: str
+    score: float
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActorMention:
+    id: str
+    name: str
+    kind: str
+    mentions: int
+    evidence: tuple[str, ...]
+    spans: tuple[
+        tuple[int, int], ...
+    ]  # offsets in `text` (title mentions are counted, not spanned)
+    via: tuple[str, ...]  # "alias", "metonym", "role"
+
+
+@dataclass(frozen=True, slots=True)
+class TagResult:
+    language: str
+    themes_judged: bool
+    relevant: bool
+    relevance: float
+    themes: tuple[ThemeTag, ...]
+    actors: tuple[ActorMention, ...]
+    seed_similarity: tuple[tuple[str, float], ...]
+    seed_similarity_max: float
+    registry_version: str
+    truncated: bool = False
+
+    @property
+    def theme_ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.themes)
+
+    @property
+    def actor_ids(self) -> tuple[str, ...]:
+        return tuple(a.id for a in self.actors)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A recurring capitalised name that no registry alias covers: maybe a new actor."""
+
+    name: str
+    count: int
+    documents: int
+    examples: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# Text normalisation (length-preserving fold, then whitespace collapse with an offset map)
+
+_FOLD = str.maketrans(
+    {
+        "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'",
+        "“": '"', "”": '"', "«": '"', "»": '"', "„": '"',
+        "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "―": "-", "−": "-",
+        "ё": "е",
+        "\n": " ", "\r": " ", "\t": " ", "\x0b": " ", "\x0c": " ", "\xa0": " ",
+        "\u2009": " ", "\u200a": " ", "\u202f": " ", "\u3000": " ", "\u2028": " ", "\u2029": " ",
+        "\x00": " ",
+    }
+)  # fmt: skip
+_SPACES = re.compile(r" {2,}")
+
+
+def _fold(text: str) -> str:
+    low = text.lower()
+    if len(low) != len(text):
+        # A few characters ("İ") lower-case to two; keep them as-is so offsets stay aligned.
+        low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    return low.translate(_FOLD)
+
+
+class _Norm:
+    """Folded text with whitespace runs collapsed, and the map back to original offsets."""
+
+    __slots__ = ("_bps", "_cum", "text")
+
+    def __init__(self, original: str) -> None:
+        folded = _fold(original)
+        bps: list[int] = []
+        cum: list[int] = []
+        removed = 0
+        parts: list[str] = []
+        last = 0
+        for m in _SPACES.finditer(folded):
+            s, e = m.span()
+            parts.append(folded[last : s + 1])
+            last = e
+            removed += e - s - 1
+            bps.append(s + 1 - (removed - (e - s - 1)))
+            cum.append(removed)
+        if bps:
+            parts.append(folded[last:])
+            folded = "".join(parts)
+        self.text = folded
+        self._bps = bps
+        self._cum = cum
+
+    def orig(self, pos: int) -> int:
+        if not self._bps:
+            return pos
+        k = bisect_right(self._bps, pos) - 1
+        return pos + (self._cum[k] if k >= 0 else 0)
+
+    def orig_end(self, end: int) -> int:
+        return self.orig(end - 1) + 1 if end > 0 else 0
+
+
+def _normalise_key(phrase: str) -> tuple[str, bool]:
+    key = " ".join(_fold(phrase).split())
+    stem = key.endswith("*")
+    return key.rstrip("*").rstrip(), stem
+
+
+def _is_han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def _is_cyr(ch: str) -> bool:
+    return "\u0400" <= ch <= "\u04ff"
+
+
+def _key_flags(key: str, stem: bool) -> int:
+    flags = 0
+    if any(_is_han(c) for c in key):
+        flags |= _F_HAN
+    if _is_cyr(key[-1]):
+        flags |= _F_CYR
+    if key[0].isalnum():
+        flags |= _F_LEAD
+    if key[-1].isalnum():
+        flags |= _F_TRAIL
+    if stem:
+        flags |= _F_STEM
+    return flags
+
+
+def _clean(s: str) -> str:
+    return " ".join(s.split())
+
+
+# ---------------------------------------------------------------------------------------------
+# Metonym context (is "Moscow" the government or the city?)
+
+_PLACE_PREV_EN = frozenset(
+    _words(
+        "in to from at near outside around across into via visit visited visiting visits toward "
+        "towards through within inside a an"
+    )
+)
+_PLACE_PREV_RU = frozenset(_words("в во из на до под по около возле через"))
+_RU_SPEECH = re.compile(
+    r"^\s*(?:заяв|счита|ответ|назва|назыв|отмети|сообщ|полага|увер|подчеркн|предупред|опаса|"
+    r"расцени|говор|призва|намерен|хотят|решил)"
+)
+_AGENT_NEXT_EN = frozenset(
+    _words(
+        "and or but nor to with over on in at for about against from by as than of into after "
+        "before last this next since during while when which who that whose is was are were "
+        "has have had will would could can may might must should shall does did do says said "
+        "say wants wanted plans planned hopes hoped sees saw argues argued insists insisted "
+        "claims claimed believes believed warns warned accuses accused rejects rejected "
+        "responds responded denies denied seeks sought needs needed fears feared considers "
+        "considered expects expected calls called sees views viewed refuses refused signs "
+        "signed announces announced intends intended aims aimed accepts accepted agrees "
+        "agreed demands demanded threatens threatened pushes pushed urges urged blames blamed "
+        "condemns condemned welcomes welcomed also now still already recently again never "
+        "then too itself alone quickly first responded retaliated countered remain remains "
+        "want plan hope agree disagree continue continues need seem seems appear appears "
+        "differ clash"
+    )
+)
+_WORD_BEFORE = re.compile(r"([\w'-]+)[^\w\n]*$")
+_WORD_AFTER = re.compile(r"^\s+([^\W\d_][\w-]*)")
+_DATELINE_TAIL = re.compile(r"^\s*(?:\([^)\n]{1,40}\)|,[^\n—–\-]{1,40})?\s*[—–-]")
+_ZH_PLACE_PREV = ("在", "到", "赴", "抵达", "前往", "访问")
+
+
+def _metonym_agent(full: str, start: int, end: int) -> bool:
+    surface = full[start:end]
+    line_start = full.rfind("\n", 0, start) + 1
+    lead = full[line_start:start].strip(" \t*#>_\"'")
+    if not lead and (surface.isupper() or _DATELINE_TAIL.match(full[end : end + 60])):
+        return False  # dateline: "WASHINGTON —", "MOSCOW (Reuters) -"
+    if _is_han(surface[0]):
+        return not full[max(0, start - 2) : start].endswith(_ZH_PLACE_PREV)
+    before = _WORD_BEFORE.search(full[max(0, start - 40) : start])
+    prev = before.group(1).lower() if before else ""
+    after = full[end : end + 40]
+    if _is_cyr(surface[0]):
+        if prev in _PLACE_PREV_RU:
+            # "В Кремле заявили" / "в Москве считают" is how Russian says "the Kremlin said".
+            return bool(_RU_SPEECH.match(after))
+        return True
+    if prev in _PLACE_PREV_EN:
+        return False
+    if after[:2] in ("'s", "’s") or after[:1] in ("'", "’"):
+        return True  # "Beijing's plan"
+    if after[:1] == "-" and after[1:2].isalpha():
+        return False  # "Moscow-based"
+    nxt = _WORD_AFTER.match(after)
+    if nxt is None:
+        return True  # punctuation or a capitalised word follows: "between Moscow and Washington."
+    word = nxt.group(1)
+    if not word.islower():
+        return True
+    # A lower-case word that is neither a verb nor a connector makes the city a modifier of a
+    # noun: "a Washington think tank", "Beijing residents".
+    return word in _AGENT_NEXT_EN or word.endswith("ed")
+
+
+_FORMER = re.compile(r"(?:former|ex-|then-|previous|predecessor|бывш|экс-|前任|前)\W*(?:\w+\W+)?$")
+_NAME_GAP_BEFORE = re.compile(r"[\W_]*(?:(?:the|its|his|her|new|current|acting)[\W_]+)*")
+_NAME_GAP_AFTER = re.compile(r"[\W_]*")
+# "NASA's chief diplomat", "NASA chief scientist", "head of NASA's science directorate" name other
+# offices than the one the role phrase stands for.
+_ROLE_BREAK = re.compile(
+    r"^(?:'s\b|\s+(?:scientists?|engineers?|diplomats?|economists?|technologists?|historians?|"
+    r"financial|information|of\b|medical|health|counsel|spokes\w*|astronauts?|operating|"
+    r"technology|strategist|architect|negotiator|press)\b)"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tagger
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    kind: int
+    target: int  # actor index, role index, theme index, or -1
+    weight: float
+    lang: str
+    cased: str | None
+    targets: tuple[tuple[str, int], ...] = ()  # for _WHEN: ("actor"|"theme", index)
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    if not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _pick_longest(hits: list[tuple[int, int, Any]], size: int) -> list[tuple[int, int, Any]]:
+    """Greedy leftmost-longest selection of non-overlapping (start, end, payload) hits."""
+    if len(hits) < 2:
+        return hits
+    taken = bytearray(size + 1)
+    out = []
+    for h in sorted(hits, key=lambda h: (h[0] - h[1], h[0])):
+        s, e = h[0], h[1]
+        if 1 in taken[s:e]:
+            continue
+        taken[s:e] = b"\x01" * (e - s)
+        out.append(h)
+    out.sort(key=lambda h: h[0])
+    return out
+
+
+def _inside(s: int, e: int, spans: list[tuple[int, int]]) -> bool:
+    return any(xs <= s and e <= xe for xs, xe in spans)
+
+
+class Tagger:
+    """Compiled registry. Immutable after construction; `tag` is a pure function of its input."""
+
+    def __init__(self, registry: Registry, corpus: Sequence[SeedDocument] = ()) -> None:
+        self.registry = registry
+        self._actors: tuple[Actor, ...] = registry.actors
+        self._actor_index = {a.id: i for i, a in enumerate(self._actors)}
+        self._themes = registry.themes
+        self._roles = registry.roles
+        self._theme_languages = registry.theme_languages
+        self._office_holders = frozenset(i for i, a in enumerate(self._actors) if a.roles)
+        self._role_holders: list[list[tuple[dt.date, dt.date | None, int]]] = [
+            [] for _ in self._roles
+        ]
+        role_index = {r.id: i for i, r in enumerate(self._roles)}
+        for ai, a in enumerate(self._actors):
+            for p in a.roles:
+                self._role_holders[role_index[p.role]].append((p.start, p.end, ai))
+        self._role_org = tuple(self._actor_index[r.org] for r in self._roles)
+        self._automaton = self._compile()
+        self._seeds: tuple[tuple[str, dict[str, float]], ...] = tuple(
+            (doc.name, self._vector(self.tag(doc.text, language="en", _seeds=False)))
+            for doc in corpus
+        )
+
+    # -- compilation ----------------------------------------------------------------------
+
+    def _compile(self) -> ahocorasick.Automaton:
+        table: dict[str, list[_Entry]] = defaultdict(list)
+        stems: dict[str, bool] = {}
+
+        def add(phrase: str, entry: _Entry) -> None:
+            key, stem = _normalise_key(phrase)
+            if not key:
+                return
+            table[key].append(entry)
+            stems[key] = stems.get(key, False) or stem
+
+        for ai, a in enumerate(self._actors):
+            for alias in a.aliases:
+                add(alias, _Entry(_ALIAS, ai, 1.0, "", None))
+            for alias in a.cased_aliases:
+                add(alias, _Entry(_ALIAS, ai, 1.0, "", alias.rstrip("*").strip()))
+            for m in a.metonyms:
+                add(m, _Entry(_METONYM, ai, 1.0, "", None))
+            for x in a.exclusions:
+                add(x, _Entry(_X_ACTOR, ai, 0.0, "", None))
+            for cue in a.exclude_when:
+                add(cue, _Entry(_WHEN, -1, 0.0, "", None, (("actor", ai),)))
+        for ri, r in enumerate(self._roles):
+            for p in r.phrases:
+                add(p, _Entry(_ROLE, ri, 1.0, "", None))
+        for ti, t in enumerate(self._themes):
+            for ph in t.phrases:
+                add(ph.text, _Entry(_THEME, ti, ph.weight, ph.language, None))
+            for x in t.exclusions:
+                add(x, _Entry(_X_THEME, ti, 0.0, "", None))
+            for cue in t.exclude_when:
+                add(cue, _Entry(_WHEN, -1, 0.0, "", None, (("theme", ti),)))
+        cues = self.registry.relevance
+        for kind, phrases in (
+            (_CUE_POL, cues.policy),
+            (_CUE_NON, cues.nonpolicy),
+            (_CUE_SPACE, cues.space),
+        ):
+            for ph in phrases:
+                add(ph.text, _Entry(kind, -1, ph.weight, ph.language, None))
+
+        automaton = ahocorasick.Automaton()
+        for key, entries in table.items():
+            automaton.add_word(key, (len(key), _key_flags(key, stems[key]), tuple(entries)))
+        automaton.make_automaton()
+        return automaton
+
+    # -- tagging --------------------------------------------------------------------------
+
+    def tag(
+        self,
+        text: Any,
+        *,
+        title: Any = None,
+        published: Any = None,
+        language: str | None = None,
+        _seeds: bool = True,
+    ) -> TagResult:
+        body = _as_text(text)
+        head = _clean(_as_text(title))
+        truncated = len(body) > MAX_TEXT_CHARS
+        if truncated:
+            body = body[:MAX_TEXT_CHARS]
+        head = head[:2000]
+        full = f"{head}\n\n{body}" if head else body
+        offset = len(head) + 2 if head else 0
+        lang = language if language else detect_language(body if body.strip() else head)
+        day = _date(published)
+        judged = lang in self._theme_languages
+
+        norm = _Norm(full)
+        ntext = norm.text
+        size = len(ntext)
+        body_start_norm = self._norm_pos(norm, offset, size)
+
+        actor_hits: list[tuple[int, int, tuple[int, bool]]] = []
+        role_hits: list[tuple[int, int, int]] = []
+        theme_hits: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
+        x_actor: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        x_theme: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        suppressed: set[tuple[str, int]] = set()
+        cue_sums = {_CUE_POL: Counter(), _CUE_NON: Counter(), _CUE_SPACE: Counter()}
+        cue_weight: dict[tuple[int, str], float] = {}
+
+        for end, (klen, flags, entries) in self._automaton.iter(ntext):
+            start = end - klen + 1
+            stop = end + 1
+            tail = ""
+            if not flags & _F_HAN:
+                if flags & _F_LEAD and start > 0 and ntext[start - 1].isalnum():
+                    continue
+                if flags & _F_TRAIL and stop < size and ntext[stop].isalnum():
+                    j = stop
+                    limit = size if flags & _F_STEM else min(size, stop + 4)
+                    while j < limit and ntext[j].isalnum():
+                        j += 1
+                    tail = ntext[stop:j]
+                    if j < size and ntext[j].isalnum() and not flags & _F_STEM:
+                        tail = "\x00"  # longer than any inflection we accept
+            for entry in entries:
+                kind = entry.kind
+                if kind in _LANG_KINDS and entry.lang != lang:
+                    continue
+                e = stop
+                if tail:
+                    if (
+                        flags & _F_STEM
+                        or (flags & _F_CYR and len(tail) <= 3 and all(map(_is_cyr, tail)))
+                        or (kind in _PLURAL_KINDS and tail in ("s", "es"))
+                    ):
+                        e = stop + len(tail)
+                    else:
+                        continue
+                if entry.cased is not None:
+                    os_ = norm.orig(start)
+                    if full[os_ : os_ + len(entry.cased)] != entry.cased:
+                        continue
+                if kind in (_ALIAS, _METONYM):
+                    actor_hits.append((start, e, (entry.target, kind == _METONYM)))
+                elif kind == _THEME:
+                    theme_hits[entry.target].append((start, e, entry.weight))
+                elif kind == _ROLE:
+                    role_hits.append((start, e, entry.target))
+                elif kind == _X_ACTOR:
+                    x_actor[entry.target].append((start, e))
+                elif kind == _X_THEME:
+                    x_theme[entry.target].append((start, e))
+                elif kind == _WHEN:
+                    suppressed.update(entry.targets)
+                else:
+                    cue = ntext[start:stop]
+                    cue_sums[kind][cue] += 1
+                    cue_weight[(kind, cue)] = entry.weight
+
+        # Actors -------------------------------------------------------------------------
+        kept = [
+            h
+            for h in actor_hits
+            if ("actor", h[2][0]) not in suppressed
+            and not (h[2][0] in x_actor and _inside(h[0], h[1], x_actor[h[2][0]]))
+        ]
+        chosen = _pick_longest(kept, size)
+        per_actor: dict[int, list[tuple[int, int, str, str]]] = defaultdict(list)
+        person_spans: list[tuple[int, int]] = []
+        for s, e, (ai, metonym) in chosen:
+            os_, oe = norm.orig(s), norm.orig_end(e)
+            if metonym and not _metonym_agent(full, os_, oe):
+                continue
+            per_actor[ai].append((os_, oe, "metonym" if metonym else "alias", ""))
+            if self._actors[ai].kind == "person":
+                person_spans.append((s, e))
+
+        for s, e, ri in _pick_longest(role_hits, size):
+            holder = self._resolve_role(ri, s, e, ntext, day, person_spans)
+            if holder is None:
+                continue
+            os_, oe = norm.orig(s), norm.orig_end(e)
+            note = f"{_clean(full[os_:oe])} -> {self._actors[holder].name} ({day.isoformat()})"
+            per_actor[holder].append((os_, oe, "role", note))
+
+        actors = tuple(
+            sorted(
+                (self._mention(ai, hits, full, offset) for ai, hits in per_actor.items()),
+                key=lambda m: (-m.mentions, m.id),
+            )
+        )
+
+        # Themes -------------------------------------------------------------------------
+        raw_scores: dict[int, float] = {}
+        evidence: dict[int, tuple[str, ...]] = {}
+        if judged:
+            for ti, hits in theme_hits.items():
+                if ("theme", ti) in suppressed:
+                    continue
+                if ti in x_theme:
+                    hits = [h for h in hits if not _inside(h[0], h[1], x_theme[ti])]
+                raw, ev = self._theme_score(_pick_longest(hits, size), ntext, body_start_norm)
+                if raw > 0:
+                    raw_scores[ti] = raw
+                    evidence[ti] = ev
+        sat = self.registry.saturation
+        scores = {ti: raw / (raw + sat) for ti, raw in raw_scores.items()}
+        themes = tuple(
+            ThemeTag(self._themes[ti].id, round(sc, 4), evidence[ti])
+            for ti, sc in sorted(scores.items(), key=lambda kv: -kv[1])
+            if sc >= self.registry.threshold
+        )
+
+        # Relevance ----------------------------------------------------------------------
+        def cue_total(kind: int) -> float:
+            return sum(cue_weight[(kind, c)] * min(n, 2) for c, n in cue_sums[kind].items())
+
+        theme_signal = sum(sc * self._themes[ti].policy_weight for ti, sc in scores.items())
+        actor_signal = 0.0
+        space_actors = 0
+        for ai in per_actor:
+            kind = self._actors[ai].kind
+            actor_signal += _ACTOR_KIND_WEIGHT.get(kind, 0.0)
+            if ai in self._office_holders:
+                actor_signal += _OFFICE_HOLDER_BONUS
+            if kind in _SPACE_KINDS or self._actors[ai].id.startswith("us_space"):
+                space_actors += 1
+        z = (
+            _REL_BIAS
+            + _REL_THEME * theme_signal
+            + _REL_ACTOR * max(-1.0, min(actor_signal, _REL_ACTOR_CAP))
+            + _REL_POLICY * min(cue_total(_CUE_POL), _REL_POLICY_CAP)
+            - _REL_NONPOLICY * min(cue_total(_CUE_NON), _REL_NONPOLICY_CAP)
+        )
+        if not judged:
+            z += _REL_UNJUDGED
+        if cue_total(_CUE_SPACE) + space_actors + len(themes) < 1:
+            z += _REL_NOT_SPACE
+        relevance = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+        result = TagResult(
+            language=lang,
+            themes_judged=judged,
+            relevant=relevance >= 0.5,
+            relevance=round(relevance, 4),
+            themes=themes,
+            actors=actors,
+            seed_similarity=(),
+            seed_similarity_max=0.0,
+            registry_version=self.registry.version,
+            truncated=truncated,
+        )
+        if not _seeds or not self._seeds:
+            return result
+        vec = self._vector(result, scores)
+        sims = tuple(
+            sorted(
+                ((name, round(_cosine(vec, sv), 4)) for name, sv in self._seeds),
+                key=lambda x: -x[1],
+            )
+        )
+        return TagResult(
+            language=lang,
+            themes_judged=judged,
+            relevant=result.relevant,
+            relevance=result.relevance,
+            themes=themes,
+            actors=actors,
+            seed_similarity=sims,
+            seed_similarity_max=max(s for _, s in sims),
+            registry_version=self.registry.version,
+            truncated=truncated,
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _norm_pos(norm: _Norm, orig_pos: int, size: int) -> int:
+        # Inverse of _Norm.orig for the (rare) need to locate the body start in folded text.
+        if orig_pos <= 0:
+            return 0
+        lo, hi = 0, size
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if norm.orig(mid) < orig_pos:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def _resolve_role(
+        self,
+        ri: int,
+        s: int,
+        e: int,
+        ntext: str,
+        day: dt.date | None,
+        person_spans: list[tuple[int, int]],
+    ) -> int | None:
+        if day is None:
+            return None  # no date, no honest way to know who held the office
+        if _FORMER.search(ntext[max(0, s - 30) : s]) or _ROLE_BREAK.match(ntext[e : e + 24]):
+            return None
+        for ps, pe in person_spans:
+            if 0 <= ps - e <= 5 and _NAME_GAP_AFTER.fullmatch(ntext[e:ps]):
+                return None  # "Roscosmos chief Dmitry Rogozin": the name is already credited
+            if 0 <= s - pe <= 24 and _NAME_GAP_BEFORE.fullmatch(ntext[pe:s]):
+                return None  # "Yuri Borisov, the head of Roscosmos"
+        best: tuple[dt.date, int] | None = None
+        for start, end, ai in self._role_holders[ri]:
+            if start <= day and (end is None or day <= end) and (best is None or start > best[0]):
+                best = (start, ai)
+        return best[1] if best else None
+
+    def _mention(
+        self, ai: int, hits: list[tuple[int, int, str, str]], full: str, offset: int
+    ) -> ActorMention:
+        a = self._actors[ai]
+        hits.sort()
+        spans = tuple((s - offset, e - offset) for s, e, _, _ in hits if s >= offset)
+        ev: list[str] = []
+        for s, e, _via, note in hits:
+            if len(ev) >= _MAX_ACTOR_EVIDENCE:
+                break
+            if note:
+                snippet = note
+            else:
+                lo, hi = max(0, s - _SNIPPET), min(len(full), e + _SNIPPET)
+                snippet = _clean(full[lo:hi])
+                if lo > 0:
+                    snippet = "…" + snippet
+                if hi < len(full):
+                    snippet += "…"
+            if snippet not in ev:
+                ev.append(snippet)
+        return ActorMention(
+            id=a.id,
+            name=a.name,
+            kind=a.kind,
+            mentions=len(hits),
+            evidence=tuple(ev),
+            spans=spans,
+            via=tuple(sorted({h[2] for h in hits})),
+        )
+
+    @staticmethod
+    def _theme_score(
+        hits: list[tuple[int, int, float]], ntext: str, body_start: int
+    ) -> tuple[float, tuple[str, ...]]:
+        per: dict[str, list[float]] = {}
+        for s, e, w in hits:
+            phrase = ntext[s:e]
+            rec = per.setdefault(phrase, [w, 0, 0])
+            if s < body_start:
+                rec[2] = 1
+            rec[1] += 1
+        raw = 0.0
+        for w, n, in_title in per.values():
+            contrib = w * (1 + _REPEAT_BONUS * min(n - 1, _REPEAT_CAP))
+            if in_title and w > 0:
+                contrib *= _TITLE_BOOST
+            raw += contrib
+        ranked = sorted(per.items(), key=lambda kv: -kv[1][0] * (1 + kv[1][1]))
+        return raw, tuple(p for p, rec in ranked[:_MAX_EVIDENCE] if rec[0] > 0)
+
+    def _vector(
+        self, result: TagResult, scores: dict[int, float] | None = None
+    ) -> dict[str, float]:
+        vec = {f"a:{m.id}": math.log1p(m.mentions) for m in result.actors}
+        if scores is not None:
+            vec.update({f"t:{self._themes[ti].id}": sc for ti, sc in scores.items()})
+        else:
+            vec.update({f"t:{t.id}": t.score for t in result.themes})
+        return vec
+
+    # -- discovery ------------------------------------------------------------------------
+
+    def covers(self, name: str) -> bool:
+        """True when some registry alias, metonym or role phrase occurs in `name`."""
+        norm = _Norm(name).text
+        size = len(norm)
+        for end, (klen, flags, entries) in self._automaton.iter(norm):
+            start = end - klen + 1
+            if not flags & _F_HAN:
+                if flags & _F_LEAD and start > 0 and norm[start - 1].isalnum():
+                    continue
+                if flags & _F_TRAIL and end + 1 < size and norm[end + 1].isalnum():
+                    continue
+            if any(en.kind in (_ALIAS, _METONYM, _ROLE) for en in entries):
+                return True
+        return False
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if not a or not b:
+        return 0.0
+    dot = sum(v * b.get(k, 0.0) for k, v in a.items())
+    na = math.sqrt(sum(v * v for v in a.values()))
+    nb = math.sqrt(sum(v * v for v in b.values()))
+    return dot / (na * nb) if na and nb else 0.0
+
+
+def build_tagger(registry: Registry, corpus: Sequence[SeedDocument] = ()) -> Tagger:
+    """Compile the registry (and the seed corpus vectors) once; reuse the tagger for every text."""
+    return Tagger(registry, tuple(corpus))
+
+
+# ---------------------------------------------------------------------------------------------
+# Emerging-actor discovery
+
+_CAP_WORD = r"(?:[A-Z][a-z]+(?:['’-][A-Za-z]+)*|[A-Z]{2,}[a-z]?|[А-ЯЁ][а-яё]+(?:-[А-ЯЁа-яё]+)*)"
+_CONNECTOR = r"(?:of|de|du|del|der|von|van|al|bin|for|и)"
+_NAME_RE = re.compile(rf"\b{_CAP_WORD}(?:[ \t]+(?:{_CONNECTOR}[ \t]+)?{_CAP_WORD})+\b")
+_LEADING_STOP = frozenset(
+    _words(
+        "The A An In On At But And For After When While This That These Those Its His Her "
+        "Their Our Mr Mrs Ms Dr Sir Lord President Vice Prime Minister Senator General Chief "
+        "Secretary Deputy Administrator Acting Former Director Head Last Next Since During If "
+        "As So Yet Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February "
+        "March April May June July August September October November December According Under "
+        "Without Despite How What Why Where Who We They He She It Some Many Most All Several "
+        "Both Each"
+    )
+)
+_TRAILING_STOP = frozenset(
+    _words(
+        "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May "
+        "June July August September October November December"
+    )
+)
+
+
+def _split_name(raw: str) -> str:
+    words = raw.split()
+    while words and words[0] in _LEADING_STOP:
+        words.pop(0)
+    while words and words[-1] in _TRAILING_STOP:
+        words.pop()
+    while words and words[-1] in {
+        "of",
+        "de",
+        "du",
+        "del",
+        "der",
+        "von",
+        "van",
+        "al",
+        "bin",
+        "for",
+        "и",
+    }:
+        words.pop()
+    return " ".join(words) if len(words) >= 2 else ""
+
+
+def discover_candidates(
+    tagger: Tagger,
+    articles: Iterable[tuple[str, str] | str],
+    *,
+    min_documents: int = 2,
+    only_relevant: bool = True,
+    max_examples: int = 5,
+    limit: int = 50,
+) -> tuple[Candidate, ...]:
+    """Capitalised multi-word names recurring across (relevant) articles that no alias covers.
+
+    `articles` are `(article_id, text)` pairs or bare texts (their position is the id).
+    Ranked by the number of documents, then occurrences.
+    """
+    counts: Counter[str] = Counter()
+    docs: dict[str, list[str]] = defaultdict(list)
+    covered: dict[str, bool] = {}
+    for i, item in enumerate(articles):
+        if isinstance(item, tuple):
+            art_id, text = str(item[0]), _as_text(item[1])
+        else:
+            art_id, text = str(i), _as_text(item)
+        text = text[:MAX_TEXT_CHARS]
+        if only_relevant and not tagger.tag(text, _seeds=False).relevant:
+            continue
+        seen_here: set[str] = set()
+        for m in _NAME_RE.finditer(text):
+            name = _split_name(m.group(0))
+            if not name:
+                continue
+            if name not in covered:
+                covered[name] = tagger.covers(name)
+            if covered[name]:
+                continue
+            counts[name] += 1
+            if name not in seen_here:
+                seen_here.add(name)
+                docs[name].append(art_id)
+    ranked = sorted(
+        (n for n in counts if len(docs[n]) >= min_documents),
+        key=lambda n: (-len(docs[n]), -counts[n], n),
+    )
+    return tuple(
+        Candidate(n, counts[n], len(docs[n]), tuple(docs[n][:max_examples])) for n in ranked[:limit]
+    )

@@ -1,0 +1,32 @@
+"""Canonical article URLs: one article, one identity, whichever feed or tracker linked it."""
+
+from __future__ import annotations
+
+import posixpath
+from urllib.parse import urlsplit, urlunsplit
+
+from courlan import normalize_url
+
+
+def canonical_url(url: str) -> str | None:
+    """Normalised URL without tracking parameters or fragment; None when it is not http(s).
+
+    courlan's non-strict mode drops known trackers (utm_*, fbclid, gclid...) and sorts the
+    remaining parameters but keeps the rest, so `?p=123` permalinks survive.
+    """
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        normalised = normalize_url(url)
+    except ValueError:
+        return None
+    parts = urlsplit(normalised)
+    path = parts.path or "/"
+    if "/./" in path or "/../" in path or path.endswith(("/.", "/..")):
+        trailing = path.endswith("/")
+        path = posixpath.normpath(path)
+        if trailing and not path.endswith("/"):
+            path += "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))

@@ -1,0 +1,176 @@
+"""Every setting, declared once with its default and validator; read from one TOML file.
+
+`deploy/spacewatch.example.toml` lists the same keys with their defaults for operators.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CONFIG = "spacewatch.toml"
+CONFIG_ENV = "SPACEWATCH_CONFIG"
+USER_AGENT = "Spacewatch/0.1 (space-policy news monitor; polite poller: conditional GET, backoff)"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as one line that names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+def _check_http_url(value: str) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise ValueError(f"bad port in URL {value!r}") from exc
+    return value
+
+
+class WarehouseConfig(_Strict):
+    path: Path = Path("spacewatch.duckdb")
+
+
+class FeedConfig(_Strict):
+    url: str
+    name: str | None = None
+
+    _url = field_validator("url")(_check_http_url)
+
+
+class FetchConfig(_Strict):
+    timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    connect_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    max_bytes: Annotated[int, Field(gt=0)] = 15 * 1024 * 1024
+    max_redirects: Annotated[int, Field(ge=0, le=5)] = 5
+    concurrency: Annotated[int, Field(ge=1, le=512)] = 16
+    per_host_concurrency: Annotated[int, Field(ge=1, le=64)] = 2
+    user_agent: Annotated[str, Field(min_length=3)] = USER_AGENT
+    allow_private_addresses: bool = False
+    backoff_base_s: Annotated[float, Field(ge=0)] = 900.0
+    backoff_max_s: Annotated[float, Field(ge=0)] = 24 * 3600.0
+    # A permanent redirect must be seen this many polls in a row before the stored URL moves,
+    # so one misconfigured response cannot hijack a feed.
+    redirect_confirmations: Annotated[int, Field(ge=1, le=20)] = 2
+
+
+class ExtractConfig(_Strict):
+    workers: Annotated[int, Field(ge=1, le=64)] = max(1, os.cpu_count() or 1)
+    timeout_s: Annotated[float, Field(gt=0, le=600)] = 20.0
+    chunk_size: Annotated[int, Field(ge=1, le=100_000)] = 500
+    # Below this many words a page is treated as having yielded nothing and the feed's own
+    # content is used instead.
+    min_words: Annotated[int, Field(ge=0)] = 25
+
+
+class DedupeConfig(_Strict):
+    # Estimated Jaccard similarity of word shingles above which two texts are one story.
+    similarity: Annotated[float, Field(gt=0, le=1)] = 0.5
+    min_words: Annotated[int, Field(ge=1)] = 40
+
+
+class Config(_Strict):
+    warehouse: WarehouseConfig = WarehouseConfig()
+    feeds: tuple[FeedConfig, ...] = ()
+    fetch: FetchConfig = FetchConfig()
+    extract: ExtractConfig = ExtractConfig()
+    dedupe: DedupeConfig = DedupeConfig()
+
+    # Where the file came from, for messages and for resolving relative paths.
+    source: Path | None = None
+
+    @property
+    def warehouse_path(self) -> Path:
+        path = self.warehouse.path.expanduser()
+        if not path.is_absolute() and self.source is not None:
+            path = self.source.parent / path
+        return path
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_env(value: Any, where: str, file: Path) -> Any:
+    """Replace ${NAME} with the environment variable, so secrets stay out of the file."""
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{file}: {where}: environment variable {name} is not set")
+            return os.environ[name]
+
+        return _ENV_REF.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{where}.{k}" if where else k, file) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{where}[{i}]", file) for i, v in enumerate(value)]
+    return value
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    """('feeds', 2, 'url') -> '[[feeds]] #3 url'; ('fetch', 'timeout_s') -> '[fetch] timeout_s'."""
+    if not loc:
+        return "(top level)"
+    head, rest = str(loc[0]), list(loc[1:])
+    if head == "feeds" and rest and isinstance(rest[0], int):
+        index = rest.pop(0)
+        label = f"[[feeds]] #{index + 1}"
+    elif rest:
+        label = f"[{head}]"
+    else:
+        return head
+    return " ".join([label, *(str(part) for part in rest)]).strip()
+
+
+def parse_config(text: str, source: Path) -> Config:
+    """Validate TOML text; raise ConfigError naming the file and the offending key."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    raw = _expand_env(raw, "", source)
+    if "source" in raw:
+        raise ConfigError(f"{source}: source: unknown key")
+    try:
+        return Config.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = _format_location(tuple(err["loc"]))
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            if "input" in err and not isinstance(err["input"], dict | list):
+                message += f" (got {err['input']!r})"
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{source}: {where}: {message}{more}") from None
+
+
+def resolve_config_path(path: str | Path | None) -> Path:
+    if path is not None:
+        return Path(path)
+    return Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    source = resolve_config_path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot read configuration: {exc}") from None
+    return parse_config(text, source)

@@ -1,0 +1,246 @@
+"""The `spacewatch-pipeline` flow: poll feeds, fetch and extract new articles, store them.
+
+Prefect here is wiring: each task wraps a plain function from `steps` or `warehouse.store`.
+Tasks work per feed set or per chunk of articles, never per article (a task run costs ~8 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+from pebble import ProcessPool
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
+
+from ..extractors.models import ArticleCandidate, FeedState, FeedUpdate
+from ..extractors.polling import due_feeds
+from ..warehouse import store
+from ..warehouse.connect import open_for_writing, writer_lock
+from . import steps
+from .config import Config, load_config
+
+
+@dataclass
+class RunSummary:
+    run_id: int = 0
+    feeds_due: int = 0
+    feeds_polled: int = 0
+    feeds_ok: int = 0
+    feeds_not_modified: int = 0
+    feeds_unchanged: int = 0
+    feeds_failed: int = 0
+    feeds_skipped: int = 0
+    entries_seen: int = 0
+    entries_new: int = 0
+    articles_new: int = 0
+    articles_duplicate: int = 0
+    articles_extracted: int = 0
+    articles_fallback: int = 0
+    articles_empty: int = 0
+    pages_failed: int = 0
+    stories_new: int = 0
+    syndicated_copies: int = 0
+    poll_s: float = 0.0
+    articles_s: float = 0.0
+    total_s: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    def counters(self) -> dict[str, int | float]:
+        return {k: v for k, v in asdict(self).items() if k not in ("run_id", "failures")}
+
+    def lines(self) -> list[str]:
+        return [
+            f"feeds: {self.feeds_polled} polled, {self.feeds_ok} with new content, "
+            f"{self.feeds_not_modified + self.feeds_unchanged} not modified, "
+            f"{self.feeds_failed} failed, {self.feeds_skipped} backed off",
+            f"entries: {self.entries_seen} seen, {self.entries_new} new",
+            f"articles: {self.articles_new} new, {self.articles_duplicate} already stored, "
+            f"{self.articles_extracted} extracted, {self.articles_fallback} from feed text, "
+            f"{self.articles_empty} without text, {self.pages_failed} pages failed",
+            f"stories: {self.stories_new} new, {self.syndicated_copies} syndicated copies",
+            f"time: {self.total_s:.1f} s (polling {self.poll_s:.1f} s, "
+            f"articles {self.articles_s:.1f} s)",
+        ]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@task(name="sync-feeds", cache_policy=NO_CACHE)
+def sync_feeds_task(con: duckdb.DuckDBPyConnection, config: Config) -> list[FeedState]:
+    return store.sync_feeds(con.cursor(), [(f.url, f.name) for f in config.feeds], _now())
+
+
+@task(name="poll-feeds", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def poll_feeds_task(feeds: list[FeedState], config: Config) -> list[steps.PolledFeed]:
+    return steps.poll_feeds(feeds, config, _now())
+
+
+@task(name="select-new-entries", cache_policy=NO_CACHE)
+def select_task(
+    con: duckdb.DuckDBPyConnection, polled: list[steps.PolledFeed], run_id: int
+) -> steps.Selection:
+    cur = con.cursor()
+    pairs, urls = steps.candidate_keys(polled)
+    selection = steps.select_new(
+        polled, store.known_sources(cur, pairs), store.known_articles(cur, urls)
+    )
+    store.save_sources(cur, run_id, _now(), selection.known_links)
+    return selection
+
+
+@task(name="fetch-extract-store", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def enrich_chunk_task(
+    con: duckdb.DuckDBPyConnection,
+    chunk: list[list[ArticleCandidate]],
+    config: Config,
+    pool: ProcessPool,
+    run_id: int,
+    site_names: dict[int, str | None],
+) -> tuple[steps.EnrichStats, store.SaveStats]:
+    articles, stats = asyncio.run(steps.fetch_and_extract(chunk, config, pool, site_names))
+    links = [steps.source_link(c) for group in chunk for c in group]
+    saved = store.save_articles(
+        con.cursor(),
+        run_id,
+        _now(),
+        articles,
+        links,
+        threshold=config.dedupe.similarity,
+        min_words=config.dedupe.min_words,
+    )
+    return stats, saved
+
+
+@task(name="save-polls", cache_policy=NO_CACHE)
+def save_polls_task(con: duckdb.DuckDBPyConnection, run_id: int, updates: list[FeedUpdate]) -> None:
+    store.save_feed_updates(con.cursor(), run_id, updates)
+
+
+def _flow_run_id() -> str | None:
+    try:
+        return str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+    except Exception:  # outside a flow run (plain call in tests)
+        return None
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def run_cycle(con: duckdb.DuckDBPyConnection, config: Config) -> RunSummary:
+    """One polling cycle on an open warehouse; composes the tasks above."""
+    started = time.perf_counter()
+    summary = RunSummary()
+    run_id = store.start_run(con, _now(), _flow_run_id())
+    summary.run_id = run_id
+    try:
+        feeds = sync_feeds_task(con, config)
+        due, waiting = due_feeds(feeds, _now())
+        summary.feeds_due, summary.feeds_skipped = len(due), len(waiting)
+
+        t0 = time.perf_counter()
+        polled = poll_feeds_task(due, config) if due else []
+        summary.poll_s = time.perf_counter() - t0
+        for p in polled:
+            u = p.update
+            if not u.success:
+                summary.feeds_failed += 1
+                summary.failures.append(f"{p.state.url}: {u.error}")
+            elif u.unchanged:
+                if u.outcome == "not_modified":
+                    summary.feeds_not_modified += 1
+                else:
+                    summary.feeds_unchanged += 1
+            else:
+                summary.feeds_ok += 1
+        summary.feeds_polled = len(polled)
+
+        selection = select_task(con, polled, run_id)
+        summary.entries_seen = selection.entries_seen
+        summary.entries_new = sum(selection.new_entries.values())
+        summary.articles_duplicate = len(selection.known_links)
+
+        t0 = time.perf_counter()
+        site_names = {
+            p.state.feed_id: (p.parsed.title if p.parsed else None) or p.state.name for p in polled
+        }
+        if selection.to_fetch:
+            with steps.extraction_pool(config.extract.workers) as pool:
+                for chunk in _chunks(selection.to_fetch, config.extract.chunk_size):
+                    stats, saved = enrich_chunk_task(con, chunk, config, pool, run_id, site_names)
+                    summary.articles_new += saved.articles_new
+                    summary.articles_extracted += stats.extracted
+                    summary.articles_fallback += stats.fallback
+                    summary.articles_empty += stats.empty
+                    summary.pages_failed += stats.pages_failed
+                    summary.stories_new += saved.stories_new
+                    summary.syndicated_copies += saved.syndicated_copies
+        summary.articles_s = time.perf_counter() - t0
+
+        # Validators move only now, after every new entry of these feeds is stored: a run that
+        # dies earlier re-reads the same feed bodies next time instead of losing entries.
+        updates = [
+            _with_new_entries(p.update, selection.new_entries.get(p.state.feed_id)) for p in polled
+        ]
+        save_polls_task(con, run_id, updates)
+        summary.total_s = time.perf_counter() - started
+        store.finish_run(con, run_id, _now(), "completed", summary.counters())
+    except BaseException as exc:
+        summary.total_s = time.perf_counter() - started
+        store.finish_run(
+            con, run_id, _now(), "failed", summary.counters(), f"{type(exc).__name__}: {exc}"
+        )
+        raise
+    return summary
+
+
+def _with_new_entries(update: FeedUpdate, count: int | None) -> FeedUpdate:
+    return replace(update, new_entries=count)
+
+
+def _publish(summary: RunSummary, config: Config) -> None:
+    rows = "\n".join(f"- {line}" for line in summary.lines())
+    failures = "\n".join(f"- `{f}`" for f in summary.failures[:50])
+    markdown = (
+        f"# Spacewatch run {summary.run_id}\n\nWarehouse: `{config.warehouse_path}`\n\n{rows}\n"
+    )
+    if failures:
+        markdown += f"\n## Failed feeds\n{failures}\n"
+    create_markdown_artifact(
+        markdown=markdown,
+        key="spacewatch-run-summary",
+        description="Counts of the last pipeline run",
+    )
+
+
+@flow(name="spacewatch-pipeline", log_prints=True)
+def pipeline(config_path: str, wait_s: float = 0.0) -> dict:
+    """Poll every due feed, fetch and extract new articles, store them in the warehouse."""
+    config = load_config(config_path)
+    logger = get_run_logger()
+    path = config.warehouse_path
+    with writer_lock(path, wait_s):
+        con = open_for_writing(path)
+        try:
+            summary = run_cycle(con, config)
+        finally:
+            con.close()
+    for line in summary.lines():
+        logger.info(line)
+    _publish(summary, config)
+    return asdict(summary)
+
+
+def run_pipeline(config_path: str | Path, wait_s: float = 0.0) -> RunSummary:
+    """Run the flow (starting Prefect's embedded server if no API is configured)."""
+    result = pipeline(str(config_path), wait_s)
+    return RunSummary(**result)

@@ -1,0 +1,323 @@
+"""The pipeline's steps as plain functions: Prefect tasks wrap them, tests call them directly."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from pebble import ProcessExpired, ProcessPool
+
+from ..extractors import articles as extract
+from ..extractors.feeds import parse_feed
+from ..extractors.http import Fetcher, FetchPolicy
+from ..extractors.models import (
+    Article,
+    ArticleCandidate,
+    FeedState,
+    FeedUpdate,
+    FetchResult,
+    Outcome,
+    ParsedFeed,
+    SourceLink,
+)
+from ..extractors.polling import BackoffPolicy, body_digest, decide_update
+from ..extractors.urls import canonical_url
+from .config import Config
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+HTML_TYPES = ("text/html", "application/xhtml", "text/plain", "application/xml", "text/xml")
+
+
+def fetch_policy(config: Config) -> FetchPolicy:
+    f = config.fetch
+    return FetchPolicy(
+        timeout_s=f.timeout_s,
+        connect_timeout_s=f.connect_timeout_s,
+        max_bytes=f.max_bytes,
+        max_redirects=f.max_redirects,
+        concurrency=f.concurrency,
+        per_host_concurrency=f.per_host_concurrency,
+        user_agent=f.user_agent,
+        allow_private_addresses=f.allow_private_addresses,
+    )
+
+
+def backoff_policy(config: Config) -> BackoffPolicy:
+    f = config.fetch
+    return BackoffPolicy(f.backoff_base_s, f.backoff_max_s, f.redirect_confirmations)
+
+
+# --- polling ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PolledFeed:
+    state: FeedState
+    update: FeedUpdate
+    parsed: ParsedFeed | None  # None unless the body was new
+
+
+def evaluate_poll(
+    state: FeedState, result: FetchResult, now: datetime, policy: BackoffPolicy
+) -> PolledFeed:
+    """Parse a fresh body; skip parsing when the body is byte-identical to the last one."""
+    if result.outcome is not Outcome.OK:
+        return PolledFeed(state, decide_update(state, result, now, policy), None)
+    digest = body_digest(result.body)
+    if digest == state.body_hash:
+        update = decide_update(state, result, now, policy, unchanged=True, body_hash=digest)
+        return PolledFeed(state, update, None)
+    parsed = parse_feed(result.body, dict(result.headers), result.final_url)
+    update = decide_update(state, result, now, policy, parsed=parsed, body_hash=digest)
+    return PolledFeed(state, update, parsed)
+
+
+async def fetch_feeds(feeds: Sequence[FeedState], policy: FetchPolicy) -> list[FetchResult]:
+    async with Fetcher(policy) as fetcher:
+        return list(
+            await asyncio.gather(
+                *(
+                    fetcher.fetch(
+                        f.url, etag=f.etag, last_modified=f.last_modified, accept=FEED_ACCEPT
+                    )
+                    for f in feeds
+                )
+            )
+        )
+
+
+def poll_feeds(feeds: Sequence[FeedState], config: Config, now: datetime) -> list[PolledFeed]:
+    results = asyncio.run(fetch_feeds(feeds, fetch_policy(config)))
+    policy = backoff_policy(config)
+    return [evaluate_poll(f, r, now, policy) for f, r in zip(feeds, results, strict=True)]
+
+
+# --- choosing what to fetch ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """New feed entries split into pages to fetch and links to articles already stored."""
+
+    to_fetch: list[list[ArticleCandidate]]  # grouped by canonical URL, first-seen order
+    known_links: list[SourceLink]
+    new_entries: dict[int, int]  # feed_id -> entries not seen before
+    entries_seen: int
+    entries_without_link: int
+
+
+def source_link(candidate: ArticleCandidate) -> SourceLink:
+    entry = candidate.entry
+    return SourceLink(
+        candidate.feed_id,
+        entry.guid,
+        candidate.canonical_url,
+        entry.link,
+        entry.title,
+        entry.published_at,
+    )
+
+
+def select_new(
+    polled: Sequence[PolledFeed],
+    seen_sources: set[tuple[int, str]],
+    stored_urls: set[str] | dict[str, int],
+) -> Selection:
+    groups: dict[str, list[ArticleCandidate]] = {}
+    known: list[SourceLink] = []
+    new_entries: dict[int, int] = {}
+    seen = without_link = 0
+    for feed in polled:
+        if feed.parsed is None:
+            continue
+        count = 0
+        for entry in feed.parsed.entries:
+            seen += 1
+            key = (feed.state.feed_id, entry.guid)
+            if key in seen_sources:
+                continue
+            url = canonical_url(entry.link) if entry.link else None
+            if url is None:
+                without_link += 1
+                continue
+            count += 1
+            candidate = ArticleCandidate(url, entry.link or url, feed.state.feed_id, entry)
+            if url in stored_urls:
+                known.append(source_link(candidate))
+            else:
+                groups.setdefault(url, []).append(candidate)
+        new_entries[feed.state.feed_id] = count
+    return Selection(list(groups.values()), known, new_entries, seen, without_link)
+
+
+def candidate_keys(polled: Sequence[PolledFeed]) -> tuple[list[tuple[int, str]], list[str]]:
+    """(feed_id, guid) pairs and canonical URLs to look up in the warehouse."""
+    pairs, urls = [], []
+    for feed in polled:
+        if feed.parsed is None:
+            continue
+        for entry in feed.parsed.entries:
+            pairs.append((feed.state.feed_id, entry.guid))
+            if entry.link and (url := canonical_url(entry.link)):
+                urls.append(url)
+    return pairs, urls
+
+
+# --- fetching and extracting pages -----------------------------------------------------------
+
+
+@contextmanager
+def extraction_pool(workers: int) -> Iterator[ProcessPool]:
+    """Worker processes for trafilatura; a document over its time limit kills its worker.
+
+    forkserver with the extractor preloaded: workers start fast and never inherit the
+    threads of Prefect's engine, which plain fork could deadlock on.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["spacewatch.extractors.articles"])
+    pool = ProcessPool(max_workers=workers, max_tasks=2000, context=context)
+    try:
+        yield pool
+    finally:
+        pool.close()
+        pool.join(timeout=30)
+        if pool.active:
+            pool.stop()
+            pool.join()
+
+
+@dataclass
+class EnrichStats:
+    fetched: int = 0
+    pages_failed: int = 0
+    extracted: int = 0
+    fallback: int = 0
+    empty: int = 0
+    timeouts: int = 0
+    fetch_s: float = 0.0
+    extract_wait_s: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+
+def _is_html(result: FetchResult) -> bool:
+    content_type = (result.header("content-type") or "text/html").lower()
+    return any(kind in content_type for kind in HTML_TYPES)
+
+
+def build_article(
+    group: Sequence[ArticleCandidate],
+    result: FetchResult,
+    page: extract.PageResult | None,
+    *,
+    min_words: int,
+    site_name: str | None = None,
+) -> Article:
+    """Merge page extraction with feed metadata; fall back to the feed's own text."""
+    first = group[0]
+    entry = first.entry
+    extracted = page.extracted if page else None
+    text, method = None, "none"
+    words, digest, sig = 0, None, None
+    if page and extracted and extracted.text and page.word_count >= min_words:
+        text, method = extracted.text, "trafilatura"
+        words, digest, sig = page.word_count, page.content_hash, page.signature
+    else:
+        for candidate in group:
+            text, method = extract.feed_fallback(candidate.entry)
+            if text:
+                break
+        if not text and extracted and extracted.text:
+            text, method = extracted.text, "trafilatura"
+        words, digest, sig = extract.fingerprint(text)
+    error = result.error or (extracted.error if extracted else None)
+    return Article(
+        canonical_url=first.canonical_url,
+        url=result.final_url if result.outcome is Outcome.OK else first.url,
+        title=entry.title or (extracted.title if extracted else None),
+        author=(extracted.author if extracted else None) or entry.author,
+        published_at=entry.published_at or (extracted.published_at if extracted else None),
+        language=extracted.language if extracted else None,
+        site_name=(extracted.site_name if extracted else None) or site_name,
+        description=(extracted.description if extracted else None) or None,
+        text=text,
+        extraction_method=method,
+        fetch_outcome=result.outcome.value,
+        http_status=result.status,
+        fetch_error=error,
+        content_hash=digest,
+        word_count=words,
+        signature=sig,
+        sources=tuple(group),
+    )
+
+
+async def fetch_and_extract(
+    groups: Sequence[Sequence[ArticleCandidate]],
+    config: Config,
+    pool: ProcessPool,
+    site_names: dict[int, str | None] | None = None,
+) -> tuple[list[Article], EnrichStats]:
+    """Fetch pages concurrently and extract them in worker processes as they arrive."""
+    stats = EnrichStats()
+    site_names = site_names or {}
+    timeout = config.extract.timeout_s
+    min_words = config.extract.min_words
+    # Bounds the pages held in memory between download and extraction.
+    in_flight = asyncio.Semaphore(config.fetch.concurrency + 4 * config.extract.workers)
+
+    async def one(group: Sequence[ArticleCandidate], fetcher: Fetcher) -> Article:
+        async with in_flight:
+            started = time.perf_counter()
+            result = await fetcher.fetch(group[0].url, accept=PAGE_ACCEPT)
+            stats.fetch_s += time.perf_counter() - started
+            page = None
+            if result.outcome is Outcome.OK and _is_html(result):
+                stats.fetched += 1
+                future = pool.schedule(
+                    extract.process_page, args=(result.body, result.final_url), timeout=timeout
+                )
+                waited = time.perf_counter()
+                try:
+                    page = await asyncio.wrap_future(future)
+                except (FutureTimeout, TimeoutError):
+                    stats.timeouts += 1
+                    result = replace(result, error=f"extraction exceeded {timeout:g} s")
+                except ProcessExpired as exc:
+                    result = replace(result, error=f"extractor process died: {exc}")
+                stats.extract_wait_s += time.perf_counter() - waited
+            elif result.outcome is Outcome.OK:
+                stats.fetched += 1
+                result = replace(
+                    result, error=f"not an HTML page ({result.header('content-type')})"
+                )
+            else:
+                stats.pages_failed += 1
+            result = replace(result, body=b"")  # the page is no longer needed
+            article = build_article(
+                group,
+                result,
+                page,
+                min_words=min_words,
+                site_name=site_names.get(group[0].feed_id),
+            )
+            if article.extraction_method == "trafilatura":
+                stats.extracted += 1
+            elif article.extraction_method == "none":
+                stats.empty += 1
+            else:
+                stats.fallback += 1
+            return article
+
+    async with Fetcher(fetch_policy(config)) as fetcher:
+        results = await asyncio.gather(*(one(g, fetcher) for g in groups))
+    return list(results), stats

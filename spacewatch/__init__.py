@@ -1,0 +1,3 @@
+"""Spacewatch."""
+
+__version__ = "0.1.0"
