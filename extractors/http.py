@@ -356,6 +356,17 @@ class Fetcher:
 
 
 def _describe(exc: BaseException) -> str:
+    """A short, operator-readable reason for a transport failure."""
+    if isinstance(exc, socket.gaierror):
+        return f"DNS lookup failed ({exc.strerror or exc})"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
+        return "timed out waiting for the server"
+    if isinstance(exc, httpx.ConnectError | ConnectionRefusedError):
+        return f"could not connect ({exc or 'connection refused'})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"protocol error: {exc}"[:500]
     name = type(exc).__name__
     text = str(exc) or repr(exc)
     return f"{name}: {text}"[:500]

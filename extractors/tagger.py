@@ -400,8 +400,7 @@ class Tagger:
         self._role_org = tuple(self._actor_index[r.org] for r in self._roles)
         self._automaton = self._compile()
         self._seeds: tuple[tuple[str, dict[str, float]], ...] = tuple(
-            (doc.name, self._vector(self.tag(doc.text, language="en", _seeds=False)))
-            for doc in corpus
+            (doc.name, self._vector(self.tag(doc.text, _seeds=False))) for doc in corpus
         )
 
     # -- compilation ----------------------------------------------------------------------

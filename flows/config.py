@@ -147,15 +147,22 @@ def parse_config(text: str, source: Path) -> Config:
     try:
         return Config.model_validate({**raw, "source": source})
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # Unknown keys first: a typo in a key name usually explains the other complaints.
+        err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
         where = _format_location(tuple(err["loc"]))
         if err["type"] == "extra_forbidden":
             message = "unknown key"
         else:
             message = err["msg"].removeprefix("Value error, ")
-            if "input" in err and not isinstance(err["input"], dict | list):
-                message += f" (got {err['input']!r})"
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+            shown = repr(err.get("input"))
+            if (
+                "input" in err
+                and not isinstance(err["input"], dict | list)
+                and shown not in message
+            ):
+                message += f" (got {shown})"
+        extra = exc.error_count() - 1
+        more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
         raise ConfigError(f"{source}: {where}: {message}{more}") from None
 
 

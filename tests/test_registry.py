@@ -253,3 +253,16 @@ def test_corpus_skips_readme(tmp_path: Path) -> None:
         ("b.md", "second"),
     ]
     assert load_corpus(tmp_path / "missing") == ()
+
+
+def test_overlapping_office_holders_are_rejected(tmp_path: Path) -> None:
+    broken = MINIMAL_ACTORS + (
+        '\n[[actor]]\nid = "rival"\nname = "Rival"\nkind = "person"\naliases = ["Rival"]\n'
+        'roles = [{ role = "agency_head", from = "2021-01" }]\n'
+    )
+    err = _error(tmp_path, actors=broken)
+    assert "overlaps with 'boss'" in str(err)
+    assert err.line == _line_of(broken, 'roles = [{ role = "agency_head", from = "2021-01" }]')
+    # A handover on the same day is fine.
+    ok = broken.replace('from = "2021-01" }', 'from = "2021-06-30" }')
+    assert load_registry(*_write(tmp_path, actors=ok)).actor("rival").roles

@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is installed here.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# constraints.txt pins the whole tree that was tested; pyproject.toml keeps the bounded ranges.
+PIP_INSTALL := $(BIN)/python -m pip install --quiet -c constraints.txt
+
+.PHONY: demo test lint bench bench-quality clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" "setuptools>=69" wheel
+
+$(VENV)/.installed-run: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP_INSTALL) -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-run
+	$(PIP_INSTALL) -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed-run
+	$(BIN)/spacewatch demo --workdir .demo
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check extractors flows warehouse seeds spacewatch
+
+bench: $(VENV)/.installed-run
+	$(BIN)/python bench/pipeline.py --articles 1000
+
+bench-quality: $(VENV)/.installed-run
+	$(BIN)/python bench/quality.py
+
+clean:
+	rm -rf $(VENV) .demo build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,259 @@
+"""The `spacewatch` command. It only wires configuration, the flow and the warehouse together."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..warehouse.connect import WarehouseBusy, WarehouseError, connect, writer_lock
+from ..warehouse.migrate import SchemaError, check_schema
+from .config import Config, ConfigError, load_config
+
+app = typer.Typer(
+    name="spacewatch",
+    help="Monitor space-policy news: poll feeds, extract articles, store them in DuckDB.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+# Pipes and CI logs get a wide console so tables stay readable instead of wrapping at 80.
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Configuration file [default: ./spacewatch.toml or $SPACEWATCH_CONFIG].",
+        show_default=False,
+    ),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")]
+
+EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 1, 2, 3
+
+
+class Fail(Exception):
+    """An error the user can act on; printed as one line."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def prefect_environment(verbose: bool = False) -> None:
+    """Defaults that make Prefect's embedded server dependable on a fresh, offline machine."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+
+
+def _load(config: Path | None) -> Config:
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        raise Fail(str(exc), EXIT_CONFIG) from None
+
+
+def _check_writable(cfg: Config) -> None:
+    """Fail fast, before Prefect starts, when another run holds the warehouse."""
+    try:
+        with writer_lock(cfg.warehouse_path, 0):
+            pass
+    except WarehouseBusy as exc:
+        raise Fail(str(exc), EXIT_BUSY) from None
+
+
+def execute(cfg: Config, wait_s: float, verbose: bool) -> object:
+    prefect_environment(verbose)
+    from .pipeline import run_pipeline  # imported late: Prefect reads its settings on import
+
+    if wait_s <= 0:
+        _check_writable(cfg)
+    try:
+        with console.status("Running the pipeline (Prefect, polling, extraction)..."):
+            return run_pipeline(cfg.source or Path("spacewatch.toml"), wait_s)
+    except ConfigError as exc:
+        raise Fail(str(exc), EXIT_CONFIG) from None
+    except WarehouseBusy as exc:
+        raise Fail(str(exc), EXIT_BUSY) from None
+    except (WarehouseError, SchemaError) as exc:
+        raise Fail(str(exc)) from None
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for another run to finish before giving up.")
+    ] = 0.0,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run one cycle: poll due feeds, fetch and extract new articles, store them.
+
+    Runs through Prefect (its embedded server starts by itself when PREFECT_API_URL is not
+    set). Exits 0 when the run completed, even if some feeds or pages failed; those are
+    recorded in the warehouse and summarised here.
+
+    Example:
+
+        spacewatch run --config deploy/spacewatch.example.toml
+    """
+    cfg = _load(config)
+    summary = execute(cfg, wait, verbose)
+    for line in summary.lines():  # type: ignore[attr-defined]
+        console.print(line)
+    failures = summary.failures  # type: ignore[attr-defined]
+    if failures:
+        console.print(f"[yellow]{len(failures)} feed(s) failed[/]; see `spacewatch feeds`:")
+        for failure in failures[:10]:
+            console.print(f"  {failure}", markup=False, highlight=False)
+
+
+def _age(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "never"
+    seconds = (now - when).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            text = f"{seconds / size:.0f}{unit}"
+            break
+    else:
+        text = f"{seconds:.0f}s"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def open_reader(cfg: Config) -> duckdb.DuckDBPyConnection:
+    try:
+        con = connect(cfg.warehouse_path, read_only=True)
+        check_schema(con, str(cfg.warehouse_path))
+        return con
+    except WarehouseBusy:
+        raise Fail(
+            f"{cfg.warehouse_path}: a run is writing the warehouse right now; try again in a "
+            "moment",
+            EXIT_BUSY,
+        ) from None
+    except (WarehouseError, SchemaError) as exc:
+        raise Fail(str(exc)) from None
+
+
+@app.command()
+def feeds(config: ConfigOption = None) -> None:
+    """List feeds with their health: last success, consecutive failures, next due time.
+
+    Example:
+
+        spacewatch feeds --config spacewatch.toml
+    """
+    cfg = _load(config)
+    con = open_reader(cfg)
+    try:
+        rows = con.execute(
+            """SELECT f.feed_id, coalesce(f.name, f.title, ''), f.url, f.active,
+                      f.last_success_at, f.consecutive_failures, f.next_due_at,
+                      f.last_outcome, f.last_error,
+                      (SELECT count(*) FROM article_sources s WHERE s.feed_id = f.feed_id)
+               FROM feeds f ORDER BY f.active DESC, f.consecutive_failures DESC, f.feed_id"""
+        ).fetchall()
+    finally:
+        con.close()
+    now = datetime.now(UTC)
+    table = Table(title=f"Feeds in {cfg.warehouse_path}")
+    for column in (
+        "id",
+        "name",
+        "url",
+        "last success",
+        "failures",
+        "next due",
+        "last outcome",
+        "articles",
+    ):
+        table.add_column(column, overflow="fold")
+    for fid, name, url, active, ok_at, fails, due, outcome, error, count in rows:
+        status = outcome or "not polled"
+        if error:
+            status += f": {error}"
+        if not active:
+            status = "inactive (removed from config)"
+        style = "red" if fails else None
+        table.add_row(
+            str(fid),
+            name,
+            url,
+            _age(ok_at, now),
+            str(fails),
+            _age(due, now),
+            status,
+            str(count),
+            style=style,
+        )
+    console.print(table)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[
+        Path, typer.Option(help="Folder for the throw-away warehouse and configuration.")
+    ] = Path(".demo"),
+    verbose: VerboseOption = False,
+) -> None:
+    """Serve the bundled sample over loopback HTTP and run the pipeline on it twice.
+
+    The first run ingests the sample; the second shows everything unchanged (304s, no new
+    articles). Works offline.
+
+    Example:
+
+        spacewatch demo --workdir /tmp/spacewatch-demo
+    """
+    from .demo import run_demo
+
+    prefect_environment(verbose)
+    try:
+        run_demo(workdir, console)
+    except (WarehouseBusy, WarehouseError, SchemaError, ConfigError) as exc:
+        raise Fail(str(exc)) from None
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except Fail as exc:
+        print(f"spacewatch: error: {exc}", file=sys.stderr)
+        sys.exit(exc.code)
+    except typer.Abort:
+        print("spacewatch: aborted", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("spacewatch: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # the last resort: one line, not a traceback
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        print(
+            f"spacewatch: error: {type(exc).__name__}: {exc} (run with --verbose for details)",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Helpers shared by tests (not fixtures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spacewatch.loopback import SAMPLE_DIR
+
+
+def write_config(folder: Path, feeds: list[tuple[str, str | None]], **sections: str) -> Path:
+    """A config file for tests: loopback allowed, short timeouts, two workers."""
+    lines = ['[warehouse]\npath = "wh.duckdb"\n']
+    fetch = sections.pop("fetch", "")
+    lines.append(f"[fetch]\nallow_private_addresses = true\ntimeout_s = 5\n{fetch}\n")
+    extract = sections.pop("extract", "")
+    lines.append(f"[extract]\nworkers = 2\n{extract}\n")
+    for name, body in sections.items():
+        lines.append(f"[{name}]\n{body}\n")
+    for url, name in feeds:
+        lines.append(f'[[feeds]]\nurl = "{url}"\n' + (f'name = "{name}"\n' if name else ""))
+    path = folder / "spacewatch.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def sample_feeds(base_url: str) -> list[tuple[str, str | None]]:
+    import tomllib
+
+    manifest = tomllib.loads((SAMPLE_DIR / "manifest.toml").read_text("utf-8"))
+    return [(f"{base_url}/feeds/{f['file']}", f["name"]) for f in manifest["feeds"]]
