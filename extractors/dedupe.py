@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import re
-from functools import lru_cache
+import zlib
 
 import numpy as np
-from datasketch import MinHash
 
 NUM_PERM = 64
 BANDS = 16  # 16 bands x 4 rows: candidates from about 0.5 similarity upwards
 ROWS = NUM_PERM // BANDS
 SHINGLE_WORDS = 5
-SCHEME = "affine32"  # datasketch 2 scheme; fixed so stored signatures stay comparable
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-@lru_cache(maxsize=1)
-def _permutations() -> tuple[np.ndarray, np.ndarray]:
-    # Fixed seed: signatures stored today must stay comparable with those computed next year.
-    return MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
+_PRIME = np.uint64((1 << 61) - 1)
+_MAX32 = np.uint64(0xFFFFFFFF)
+# Fixed seed: signatures stored today must stay comparable with those computed next year.
+_RNG = np.random.RandomState(1)
+_A = _RNG.randint(1, 1 << 32, size=NUM_PERM, dtype=np.uint64)
+_B = _RNG.randint(0, 1 << 32, size=NUM_PERM, dtype=np.uint64)
 
 
 def words(text: str) -> list[str]:
@@ -44,9 +42,11 @@ def signature(text: str) -> bytes | None:
     items = shingles(text)
     if not items:
         return None
-    mh = MinHash(num_perm=NUM_PERM, permutations=_permutations(), scheme=SCHEME)
-    mh.update_batch(list(items))
-    return mh.hashvalues.astype("<u4").tobytes()
+    # Classic MinHash: h_i(x) = (a_i * crc32(x) + b_i) mod (2^61 - 1), truncated to 32 bits.
+    # a, b, crc < 2^32 keep the product below 2^64, so uint64 arithmetic cannot overflow.
+    hashes = np.fromiter((zlib.crc32(item) for item in items), dtype=np.uint64, count=len(items))
+    values = (np.outer(hashes, _A) + _B) % _PRIME & _MAX32
+    return values.min(axis=0).astype("<u4").tobytes()
 
 
 def similarity(a: bytes, b: bytes) -> float:

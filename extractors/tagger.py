@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ahocorasick
+
 from spacewatch.extractors.language import detect_language
 from spacewatch.seeds.registry import Actor, Registry, SeedDocument
 

@@ -15,17 +15,16 @@ def canonical_url(url: str) -> str | None:
     remaining parameters but keeps the rest, so `?p=123` permalinks survive.
     """
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
     try:
-        normalised = normalize_url(url)
-    except ValueError:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return None
+        parts = urlsplit(normalize_url(url))
+    except ValueError:  # malformed links (an unclosed IPv6 bracket...) are data, not crashes
         return None
-    parts = urlsplit(normalised)
     path = parts.path or "/"
     if "/./" in path or "/../" in path or path.endswith(("/.", "/..")):
-        trailing = path.endswith("/")
+        trailing = path.endswith(("/", "/.", "/.."))
         path = posixpath.normpath(path)
         if trailing and not path.endswith("/"):
             path += "/"

@@ -88,6 +88,16 @@ class Config(_Strict):
     extract: ExtractConfig = ExtractConfig()
     dedupe: DedupeConfig = DedupeConfig()
 
+    @field_validator("feeds")
+    @classmethod
+    def _unique_feeds(cls, feeds: tuple[FeedConfig, ...]) -> tuple[FeedConfig, ...]:
+        seen: set[str] = set()
+        for feed in feeds:
+            if feed.url in seen:
+                raise ValueError(f"feed {feed.url} is listed twice")
+            seen.add(feed.url)
+        return feeds
+
     # Where the file came from, for messages and for resolving relative paths.
     source: Path | None = None
 

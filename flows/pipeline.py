@@ -49,6 +49,8 @@ class RunSummary:
     syndicated_copies: int = 0
     poll_s: float = 0.0
     articles_s: float = 0.0
+    extract_s: float = 0.0
+    store_s: float = 0.0
     total_s: float = 0.0
     failures: list[str] = field(default_factory=list)
 
@@ -105,9 +107,10 @@ def enrich_chunk_task(
     pool: ProcessPool,
     run_id: int,
     site_names: dict[int, str | None],
-) -> tuple[steps.EnrichStats, store.SaveStats]:
+) -> tuple[steps.EnrichStats, store.SaveStats, float]:
     articles, stats = asyncio.run(steps.fetch_and_extract(chunk, config, pool, site_names))
     links = [steps.source_link(c) for group in chunk for c in group]
+    started = time.perf_counter()
     saved = store.save_articles(
         con.cursor(),
         run_id,
@@ -117,7 +120,7 @@ def enrich_chunk_task(
         threshold=config.dedupe.similarity,
         min_words=config.dedupe.min_words,
     )
-    return stats, saved
+    return stats, saved, time.perf_counter() - started
 
 
 @task(name="save-polls", cache_policy=NO_CACHE)
@@ -138,6 +141,12 @@ def _chunks(items: list, size: int) -> list[list]:
 
 def run_cycle(con: duckdb.DuckDBPyConnection, config: Config) -> RunSummary:
     """One polling cycle on an open warehouse; composes the tasks above."""
+    # Worker processes start in the background while feeds are polled.
+    with steps.extraction_pool(config.extract.workers) as pool:
+        return _run_cycle(con, config, pool)
+
+
+def _run_cycle(con: duckdb.DuckDBPyConnection, config: Config, pool: ProcessPool) -> RunSummary:
     started = time.perf_counter()
     summary = RunSummary()
     run_id = store.start_run(con, _now(), _flow_run_id())
@@ -173,17 +182,17 @@ def run_cycle(con: duckdb.DuckDBPyConnection, config: Config) -> RunSummary:
         site_names = {
             p.state.feed_id: (p.parsed.title if p.parsed else None) or p.state.name for p in polled
         }
-        if selection.to_fetch:
-            with steps.extraction_pool(config.extract.workers) as pool:
-                for chunk in _chunks(selection.to_fetch, config.extract.chunk_size):
-                    stats, saved = enrich_chunk_task(con, chunk, config, pool, run_id, site_names)
-                    summary.articles_new += saved.articles_new
-                    summary.articles_extracted += stats.extracted
-                    summary.articles_fallback += stats.fallback
-                    summary.articles_empty += stats.empty
-                    summary.pages_failed += stats.pages_failed
-                    summary.stories_new += saved.stories_new
-                    summary.syndicated_copies += saved.syndicated_copies
+        for chunk in _chunks(selection.to_fetch, config.extract.chunk_size):
+            stats, saved, store_s = enrich_chunk_task(con, chunk, config, pool, run_id, site_names)
+            summary.store_s += store_s
+            summary.extract_s += stats.extract_s
+            summary.articles_new += saved.articles_new
+            summary.articles_extracted += stats.extracted
+            summary.articles_fallback += stats.fallback
+            summary.articles_empty += stats.empty
+            summary.pages_failed += stats.pages_failed
+            summary.stories_new += saved.stories_new
+            summary.syndicated_copies += saved.syndicated_copies
         summary.articles_s = time.perf_counter() - t0
 
         # Validators move only now, after every new entry of these feeds is stored: a run that

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
@@ -184,8 +183,11 @@ def extraction_pool(workers: int) -> Iterator[ProcessPool]:
     threads of Prefect's engine, which plain fork could deadlock on.
     """
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["spacewatch.extractors.articles"])
-    pool = ProcessPool(max_workers=workers, max_tasks=2000, context=context)
+    # "__main__" too: the server imports the main script once, so each worker does not.
+    context.set_forkserver_preload(["__main__", "spacewatch.extractors.articles"])
+    pool = ProcessPool(
+        max_workers=workers, max_tasks=2000, context=context, initializer=extract.warm_up
+    )
     try:
         yield pool
     finally:
@@ -204,8 +206,7 @@ class EnrichStats:
     fallback: int = 0
     empty: int = 0
     timeouts: int = 0
-    fetch_s: float = 0.0
-    extract_wait_s: float = 0.0
+    extract_s: float = 0.0  # summed over workers
     failures: list[str] = field(default_factory=list)
 
 
@@ -277,24 +278,21 @@ async def fetch_and_extract(
 
     async def one(group: Sequence[ArticleCandidate], fetcher: Fetcher) -> Article:
         async with in_flight:
-            started = time.perf_counter()
             result = await fetcher.fetch(group[0].url, accept=PAGE_ACCEPT)
-            stats.fetch_s += time.perf_counter() - started
             page = None
             if result.outcome is Outcome.OK and _is_html(result):
                 stats.fetched += 1
                 future = pool.schedule(
                     extract.process_page, args=(result.body, result.final_url), timeout=timeout
                 )
-                waited = time.perf_counter()
                 try:
                     page = await asyncio.wrap_future(future)
+                    stats.extract_s += page.seconds
                 except (FutureTimeout, TimeoutError):
                     stats.timeouts += 1
                     result = replace(result, error=f"extraction exceeded {timeout:g} s")
                 except ProcessExpired as exc:
                     result = replace(result, error=f"extractor process died: {exc}")
-                stats.extract_wait_s += time.perf_counter() - waited
             elif result.outcome is Outcome.OK:
                 stats.fetched += 1
                 result = replace(

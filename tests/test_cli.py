@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import typer.main
-from helpers import sample_feeds, write_config
 
+from helpers import sample_feeds, write_config
 from spacewatch.flows.cli import app
 from spacewatch.loopback import LoopbackServer
 from spacewatch.warehouse.connect import writer_lock
@@ -87,7 +87,7 @@ def test_busy_warehouse_exits_3_without_touching_it(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_run_then_feeds_on_the_sample(tmp_path: Path, sample_server: LoopbackServer) -> None:
-    config = write_config(tmp_path, sample_feeds(sample_server.base_url) + [("http://127.0.0.1:9/gone.xml", "gone")])
+    config = write_config(tmp_path, [*sample_feeds(sample_server.base_url), ("http://127.0.0.1:9/gone.xml", "gone")])
     result = spacewatch("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "articles: 20 new" in result.stdout

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from helpers import sample_feeds, write_config
 from spacewatch.extractors.urls import canonical_url
 from spacewatch.flows import pipeline
 from spacewatch.flows.config import load_config
-from spacewatch.warehouse.connect import open_for_writing
-
 from spacewatch.loopback import SAMPLE_DIR, LoopbackServer, Route, static_route
+from spacewatch.warehouse.connect import open_for_writing
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+
 from spacewatch.seeds.registry import (
     DEFAULT_ACTORS_PATH,
     DEFAULT_THEMES_PATH,

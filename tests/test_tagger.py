@@ -7,6 +7,7 @@ import random
 from functools import cache
 
 import pytest
+
 from spacewatch.extractors.language import detect_language
 from spacewatch.extractors.tagger import (
     MAX_TEXT_CHARS,

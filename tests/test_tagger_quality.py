@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+
 from spacewatch.extractors.tagger import Tagger, TagResult, build_tagger
 from spacewatch.seeds.registry import load_corpus, load_registry
 

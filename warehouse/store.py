@@ -62,7 +62,8 @@ def sync_feeds(
 
     Nothing is deleted: a feed removed and later re-added keeps its history.
     """
-    wanted = list(dict.fromkeys(configured))
+    # Keyed by URL: the same feed listed twice is one feed (the last name wins).
+    wanted = list({url: name for url, name in configured}.items())
     table = _arrow(
         [{"url": url, "name": name} for url, name in wanted],
         pa.schema([("url", pa.string()), ("name", pa.string())]),
@@ -479,7 +480,8 @@ def finish_run(
     counts: dict[str, Any],
     error: str | None = None,
 ) -> None:
-    allowed = {c[0] for c in con.execute("DESCRIBE runs").fetchall()}
+    fixed = {"run_id", "flow_run_id", "started_at", "finished_at", "status", "error"}
+    allowed = {c[0] for c in con.execute("DESCRIBE runs").fetchall()} - fixed
     unknown = set(counts) - allowed
     if unknown:
         raise ValueError(f"unknown run counters: {sorted(unknown)}")

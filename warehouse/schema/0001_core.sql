@@ -119,6 +119,8 @@ CREATE TABLE runs (
     syndicated_copies  INTEGER,
     poll_s             DOUBLE,
     articles_s         DOUBLE,
+    extract_s          DOUBLE,
+    store_s            DOUBLE,
     total_s            DOUBLE,
     error              VARCHAR
 );
