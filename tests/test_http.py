@@ -107,7 +107,11 @@ def server() -> Iterator[LoopbackServer]:
 def test_200_body_headers_and_metadata(server: LoopbackServer) -> None:
     server.set(
         "/feed",
-        Route(FEED, content_type=RSS_TYPE, headers=(("X-Feed-Id", "42"), ("Cache-Control", "max-age=60"))),
+        Route(
+            FEED,
+            content_type=RSS_TYPE,
+            headers=(("X-Feed-Id", "42"), ("Cache-Control", "max-age=60")),
+        ),
     )
     url = server.url("/feed")
     result = fetch(url)
@@ -519,9 +523,7 @@ def test_gzip_route_is_decoded(server: LoopbackServer, chunked: bool) -> None:
 
 def test_zlib_deflate_is_decoded(server: LoopbackServer) -> None:
     body = FEED * 50
-    server.set(
-        "/deflate", Route(zlib.compress(body), headers=(("Content-Encoding", "deflate"),))
-    )
+    server.set("/deflate", Route(zlib.compress(body), headers=(("Content-Encoding", "deflate"),)))
     result = fetch(server.url("/deflate"))
     assert result.outcome is Outcome.OK
     assert result.body == body
@@ -619,7 +621,9 @@ def test_private_hosts_are_refused(server: LoopbackServer, host: str) -> None:
     assert server.requests == []
 
 
-@pytest.mark.skipif(not localhost_is_ipv4_first(), reason="localhost does not resolve to 127.0.0.1 first")
+@pytest.mark.skipif(
+    not localhost_is_ipv4_first(), reason="localhost does not resolve to 127.0.0.1 first"
+)
 def test_localhost_works_when_allowed(server: LoopbackServer) -> None:
     server.set("/feed", Route(FEED))
     result = fetch(f"http://localhost:{server.port}/feed")
@@ -666,8 +670,18 @@ def test_is_public_address(address: str, public: bool) -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["127.0.0.1", "[::1]", "::ffff:127.0.0.1", "100.64.0.1", "169.254.169.254", "10.0.0.8",
-     "localhost", "metadata.google.internal", "Metadata.Google.Internal.", "metadata"],
+    [
+        "127.0.0.1",
+        "[::1]",
+        "::ffff:127.0.0.1",
+        "100.64.0.1",
+        "169.254.169.254",
+        "10.0.0.8",
+        "localhost",
+        "metadata.google.internal",
+        "Metadata.Google.Internal.",
+        "metadata",
+    ],
 )
 def test_check_host_allowed_refuses(host: str) -> None:
     with pytest.raises(RefusedAddress):
@@ -691,8 +705,16 @@ def test_check_host_allowed_lets_private_through_when_allowed() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.org/feed.xml", "file:///etc/passwd", "http:///feed.xml", "http://", "",
-     "feed.xml", "javascript:alert(1)", "http://[::1/feed"],
+    [
+        "ftp://example.org/feed.xml",
+        "file:///etc/passwd",
+        "http:///feed.xml",
+        "http://",
+        "",
+        "feed.xml",
+        "javascript:alert(1)",
+        "http://[::1/feed",
+    ],
 )
 def test_bad_urls_are_hard(url: str) -> None:
     result = fetch(url)
@@ -762,7 +784,9 @@ def test_unlimited_enough_runs_in_one_round(server: LoopbackServer) -> None:
     assert elapsed < 2 * DELAY + 0.5
 
 
-@pytest.mark.skipif(not localhost_is_ipv4_first(), reason="localhost does not resolve to 127.0.0.1 first")
+@pytest.mark.skipif(
+    not localhost_is_ipv4_first(), reason="localhost does not resolve to 127.0.0.1 first"
+)
 def test_host_limits_are_per_host_name(server: LoopbackServer) -> None:
     server.set("/slow", Route(FEED, delay_s=DELAY))
     urls = [

@@ -184,3 +184,71 @@ def test_second_writer_is_refused_while_a_run_holds_the_warehouse(
     with writer_lock(path), pytest.raises(WarehouseBusy, match="another Spacewatch run"):
         pipeline.run_pipeline(config)
     assert query(path, "SELECT count(*) FROM runs") == [(0,)]
+
+
+def test_extraction_time_limit_falls_back_to_feed_text(tmp_path: Path) -> None:
+    # A large page and a tiny limit: the worker is killed, the article keeps the feed's text.
+    page = b"<html><body><article>" + b"<p>Lunar station words and more words.</p>" * 40000 + b"</article></body></html>"
+    with LoopbackServer() as server:
+        feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title>
+<item><title>Heavy page</title><link>{server.base_url}/heavy.html</link><guid>heavy</guid>
+<description>The summary the pipeline keeps when extraction takes too long.</description></item>
+</channel></rss>""".encode()
+        server.set("/feed.xml", static_route(feed, "application/rss+xml"))
+        server.set("/heavy.html", static_route(page, "text/html"))
+        config = write_config(tmp_path, [(server.url("/feed.xml"), None)], extract="timeout_s = 0.05\nmin_words = 5")
+        summary = pipeline.run_pipeline(config)
+    assert summary.articles_new == 1 and summary.articles_fallback == 1
+    rows = query(tmp_path / "wh.duckdb", "SELECT extraction_method, text, fetch_error FROM articles")
+    assert rows == [("feed_summary", "The summary the pipeline keeps when extraction takes too long.", "extraction exceeded 0.05 s")]
+
+
+def test_a_run_that_dies_midway_loses_no_entries(tmp_path: Path, sample_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spacewatch.flows import steps
+
+    config = write_config(tmp_path, sample_feeds(sample_server.base_url), extract="chunk_size = 5")
+    wh = tmp_path / "wh.duckdb"
+    real = steps.fetch_and_extract
+    calls = {"n": 0}
+
+    async def dies_on_third_chunk(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] >= 3:
+            raise OSError("disk on fire")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "fetch_and_extract", dies_on_third_chunk)
+    with pytest.raises(OSError, match="disk on fire"):
+        pipeline.run_pipeline(config)
+    partial = query(wh, "SELECT count(*) FROM articles")[0][0]
+    assert 0 < partial < 20
+    assert query(wh, "SELECT status, error FROM runs") == [("failed", "OSError: disk on fire")]
+    # Validators did not move: the next run gets the feeds again, not 304s, and completes.
+    assert query(wh, "SELECT count(*) FROM feeds WHERE etag IS NOT NULL OR body_hash IS NOT NULL") == [(0,)]
+
+    monkeypatch.setattr(steps, "fetch_and_extract", real)
+    summary = pipeline.run_pipeline(config)
+    assert summary.feeds_ok == 4
+    assert query(wh, "SELECT count(*) FROM articles")[0][0] == 20
+    assert summary.articles_new == 20 - partial
+
+
+def test_run_summary_is_published_as_an_artifact(tmp_path: Path, sample_server: LoopbackServer) -> None:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    config = write_config(tmp_path, sample_feeds(sample_server.base_url))
+    summary = pipeline.run_pipeline(config)
+
+    async def latest() -> str:
+        async with get_client() as client:
+            artifacts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["spacewatch-run-summary"]))
+            )
+            return sorted(artifacts, key=lambda a: a.created)[-1].data
+
+    data = asyncio.run(latest())
+    assert f"Spacewatch run {summary.run_id}" in data
+    assert f"articles: {summary.articles_new} new" in data

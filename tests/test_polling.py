@@ -152,7 +152,11 @@ def test_success_resets_failures_and_is_due_now() -> None:
 
 def test_failure_record_carries_the_fetch_details() -> None:
     res = result(
-        Outcome.HARD, status=410, error="HTTP 410 Gone", duration_ms=12, bytes_read=0,
+        Outcome.HARD,
+        status=410,
+        error="HTTP 410 Gone",
+        duration_ms=12,
+        bytes_read=0,
         final_url=OTHER,
     )
     update = decide_update(state(consecutive_failures=1), res, NOW, POLICY)
@@ -170,8 +174,9 @@ def test_failure_record_carries_the_fetch_details() -> None:
 
 
 def test_retry_after_longer_than_backoff_is_honoured() -> None:
-    update = decide_update(state(), result(Outcome.TEMPORARY, status=429, retry_after_s=7200),
-                           NOW, POLICY)
+    update = decide_update(
+        state(), result(Outcome.TEMPORARY, status=429, retry_after_s=7200), NOW, POLICY
+    )
     assert update.next_due_at == NOW + timedelta(seconds=7200)
     assert update.retry_after_s == 7200
 
@@ -359,11 +364,14 @@ def test_failure_does_not_adopt_the_error_pages_validators() -> None:
 def test_parsed_feed_fills_the_record() -> None:
     entry = FeedEntry("g1", "https://example.org/1", "One", None, None, None, None)
     parsed = ParsedFeed(
-        title="Example", site_url="https://example.org/", entries=(entry, entry),
+        title="Example",
+        site_url="https://example.org/",
+        entries=(entry, entry),
         bozo_reason="SAXParseException: oops",
     )
-    update = decide_update(state(), result(bytes_read=321), NOW, POLICY, parsed=parsed,
-                           body_hash="h1")
+    update = decide_update(
+        state(), result(bytes_read=321), NOW, POLICY, parsed=parsed, body_hash="h1"
+    )
     assert update.entries == 2
     assert update.bozo_reason == "SAXParseException: oops"
     assert (update.title, update.site_url) == ("Example", "https://example.org/")
@@ -408,17 +416,16 @@ def poll(feed: FeedState) -> FetchResult:
     async def run() -> FetchResult:
         pol = FetchPolicy(allow_private_addresses=True, timeout_s=5.0)
         async with Fetcher(pol) as fetcher:
-            return await fetcher.fetch(
-                feed.url, etag=feed.etag, last_modified=feed.last_modified
-            )
+            return await fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
 
     return asyncio.run(run())
 
 
 def test_real_polls_follow_a_confirmed_move_and_use_validators() -> None:
     target = static_route(FEED, "application/rss+xml")
-    with LoopbackServer({"/old": Route(b"", status=301, headers=(("Location", "/new"),)),
-                         "/new": target}) as server:
+    with LoopbackServer(
+        {"/old": Route(b"", status=301, headers=(("Location", "/new"),)), "/new": target}
+    ) as server:
         feed = state(url=server.url("/old"), configured_url=server.url("/old"))
 
         first = poll(feed)
