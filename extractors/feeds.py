@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import io
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,9 @@ def parse_feed(
     if url:
         response_headers.setdefault("content-location", url)
     try:
-        parsed = feedparser.parse(body, response_headers=response_headers)
+        # A file object, never bytes: feedparser treats a body that looks like a path or a
+        # URL as something to open.
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
     except Exception as exc:  # feedparser promises not to raise; be sure of it
         return ParsedFeed(title=None, site_url=None, entries=(), bozo_reason=_reason(exc))
     meta = parsed.get("feed", {})
@@ -38,7 +41,7 @@ def parse_feed(
         seen.add(entry.guid)
         entries.append(entry)
     bozo = _reason(parsed.get("bozo_exception")) if parsed.get("bozo") else None
-    if not entries and not meta and bozo is None:
+    if not entries and not parsed.get("version") and bozo is None:
         bozo = "no feed found in the document"
     return ParsedFeed(
         title=_clean(meta.get("title")),

@@ -141,7 +141,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -163,10 +163,13 @@ class _Decoder:
             self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif encoding == "deflate":
             self._z = zlib.decompressobj()
+            self._raw_deflate_fallback = True
         else:
             raise ValueError(f"unsupported Content-Encoding {encoding!r}")
         self._max = max_bytes
         self.out = bytearray()
+
+    _raw_deflate_fallback = False
 
     def feed(self, chunk: bytes) -> None:
         if self._z is None:
@@ -175,7 +178,16 @@ class _Decoder:
         data = chunk
         while data:
             room = self._max - len(self.out) + 1
-            piece = self._z.decompress(data, room)
+            try:
+                piece = self._z.decompress(data, room)
+            except zlib.error:
+                if not (self._raw_deflate_fallback and not self.out):
+                    raise
+                # Many servers send "deflate" without the zlib header: raw DEFLATE.
+                self._raw_deflate_fallback = False
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                continue
+            self._raw_deflate_fallback = False
             self._append(piece)
             data = self._z.unconsumed_tail
 
@@ -227,10 +239,12 @@ class Fetcher:
         accept: str = "*/*",
     ) -> FetchResult:
         """GET `url` following at most `max_redirects` hops; never raises for network errors."""
-        started = time.perf_counter()
         state: dict[str, object] = {"final_url": url, "redirects": [], "status": None, "read": 0}
         try:
-            async with asyncio.timeout(self.policy.timeout_s), self._global:
+            # The time limit starts once a slot is free: waiting in the queue is not the
+            # server's fault (see _fetch_chain).
+            async with self._global, asyncio.timeout(None) as deadline:
+                state["deadline"] = deadline
                 result = await self._fetch_chain(url, etag, last_modified, accept, state)
         except TimeoutError:
             result = self._failure(
@@ -244,9 +258,12 @@ class Fetcher:
             result = self._failure(url, state, Outcome.HARD, f"invalid URL: {exc}")
         except (httpx.TransportError, OSError) as exc:
             result = self._failure(url, state, Outcome.TEMPORARY, _describe(exc))
+        except zlib.error as exc:
+            result = self._failure(url, state, Outcome.HARD, f"corrupt compressed body: {exc}")
         except ValueError as exc:
             result = self._failure(url, state, Outcome.HARD, str(exc))
-        duration = int((time.perf_counter() - started) * 1000)
+        started = state.get("started")
+        duration = int((time.perf_counter() - started) * 1000) if started else 0  # type: ignore[operator]
         return _with_duration(result, duration)
 
     def _failure(
@@ -277,6 +294,7 @@ class Fetcher:
             parts = urlsplit(current)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 return self._failure(url, state, Outcome.HARD, f"not an http(s) URL: {current}")
+            parts.port  # noqa: B018 - raises ValueError (a hard failure) for a port out of range
             headers = {"Accept": accept}
             # Validators belong to the URL they came from; after a redirect they still apply,
             # since they describe the resource the operator configured.
@@ -285,6 +303,10 @@ class Fetcher:
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
             async with self._host_limit(current):
+                if "started" not in state:
+                    state["started"] = time.perf_counter()
+                    loop = asyncio.get_running_loop()
+                    state["deadline"].reschedule(loop.time() + self.policy.timeout_s)  # type: ignore[attr-defined]
                 request = self._client.build_request("GET", current, headers=headers)
                 response = await self._client.send(request, stream=True)
                 try:

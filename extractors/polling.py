@@ -69,9 +69,11 @@ def decide_update(
 
     if result.outcome is Outcome.OK:
         etag, last_modified = result.header("etag"), result.header("last-modified")
-    else:
+    elif result.outcome is Outcome.NOT_MODIFIED:
         etag = result.header("etag") or state.etag
         last_modified = result.header("last-modified") or state.last_modified
+    else:  # an error page's validators describe the error page, not the feed
+        etag, last_modified = state.etag, state.last_modified
 
     return FeedUpdate(
         feed_id=state.feed_id,

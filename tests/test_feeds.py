@@ -263,13 +263,6 @@ def test_feed_metadata() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: parse_feed passes the body bytes straight to feedparser.parse, which first "
-    "tries open(body) as a local file name: a response whose body is a path is read from "
-    "the local disk (and b'/dev/zero' or a FIFO would hang or exhaust memory)",
-)
 def test_body_that_looks_like_a_path_is_not_read_from_disk(tmp_path: Path) -> None:
     secret = tmp_path / "local-secret.xml"
     secret.write_text(

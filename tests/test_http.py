@@ -262,12 +262,6 @@ def test_parse_retry_after_values() -> None:
     assert parse_retry_after("1.5") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: parse_retry_after trusts str.isdigit(), which is true for '²' (latin-1 0xB2); "
-    "float('²') raises ValueError and fetch turns the 429 into a HARD failure",
-)
 def test_retry_after_with_non_ascii_digit_stays_temporary(server: LoopbackServer) -> None:
     server.set("/limited", Route(b"", status=429, headers=(("Retry-After", "\xb2"),)))
     result = fetch(server.url("/limited"))
@@ -544,12 +538,6 @@ def test_unsupported_content_encoding_is_hard(server: LoopbackServer) -> None:
     assert result.error is not None and "Content-Encoding" in result.error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=zlib.error,
-    reason="BUG: zlib.error from _Decoder.feed is not caught in Fetcher.fetch, so a corrupt "
-    "gzip body raises out of fetch instead of returning a failed FetchResult",
-)
 def test_corrupt_gzip_body_does_not_raise(server: LoopbackServer) -> None:
     server.set("/badgz", Route(b"this is not gzip at all", raw_gzip=True))
     result = fetch(server.url("/badgz"))
@@ -557,12 +545,6 @@ def test_corrupt_gzip_body_does_not_raise(server: LoopbackServer) -> None:
     assert result.body == b""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=zlib.error,
-    reason="BUG: raw (headerless) deflate, which many servers send as 'deflate', makes "
-    "_Decoder raise zlib.error out of fetch",
-)
 def test_raw_deflate_body_does_not_raise(server: LoopbackServer) -> None:
     raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
     payload = raw.compress(FEED) + raw.flush()
@@ -723,12 +705,6 @@ def test_bad_urls_are_hard(url: str) -> None:
     assert result.url == url
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(OverflowError, ExceptionGroup),
-    reason="BUG: a port outside 0-65535 is not validated; connect() raises OverflowError "
-    "(inside an anyio ExceptionGroup) straight out of fetch",
-)
 def test_out_of_range_port_is_hard() -> None:
     result = fetch("http://127.0.0.1:99999/feed")
     assert result.outcome is Outcome.HARD
@@ -800,13 +776,6 @@ def test_host_limits_are_per_host_name(server: LoopbackServer) -> None:
     assert elapsed < 3 * DELAY + 0.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: Fetcher.fetch starts asyncio.timeout(timeout_s) before acquiring the global "
-    "(and per-host) semaphore, so time spent queued behind other fetches counts against the "
-    "request's timeout and queued fetches fail with 'timed out' without being slow themselves",
-)
 def test_time_waiting_for_a_slot_does_not_count_against_the_timeout(
     server: LoopbackServer,
 ) -> None:

@@ -340,13 +340,6 @@ def test_failure_without_validators_keeps_the_stored_ones() -> None:
     assert (update.etag, update.last_modified) == ('"v1"', OLD_LM)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: on a failed poll decide_update takes ETag/Last-Modified from the error "
-    "response (result.header(...) or state...), so an error page's validators replace the "
-    "feed's and the next conditional GET can get a wrong 304",
-)
 def test_failure_does_not_adopt_the_error_pages_validators() -> None:
     feed = state(etag='"v1"', last_modified=OLD_LM)
     res = result(
