@@ -24,6 +24,7 @@ _MAX32 = np.uint64(0xFFFFFFFF)
 _RNG = np.random.RandomState(1)
 _A = _RNG.randint(1, 1 << 32, size=NUM_PERM, dtype=np.uint64)
 _B = _RNG.randint(0, 1 << 32, size=NUM_PERM, dtype=np.uint64)
+_MIX = np.uint64(1_000_003)
 
 
 def words(text: str) -> list[str]:
@@ -39,14 +40,36 @@ def shingles(text: str, size: int = SHINGLE_WORDS) -> set[bytes]:
 
 def signature(text: str) -> bytes | None:
     """MinHash signature (NUM_PERM little-endian uint32) of the text, None for empty text."""
-    items = shingles(text)
-    if not items:
+    hashes = shingle_hashes(text)
+    if hashes.size == 0:
         return None
-    # Classic MinHash: h_i(x) = (a_i * crc32(x) + b_i) mod (2^61 - 1), truncated to 32 bits.
-    # a, b, crc < 2^32 keep the product below 2^64, so uint64 arithmetic cannot overflow.
-    hashes = np.fromiter((zlib.crc32(item) for item in items), dtype=np.uint64, count=len(items))
+    # Classic MinHash: h_i(x) = (a_i * x + b_i) mod (2^61 - 1), truncated to 32 bits.
+    # a, b, x < 2^32 keep the product below 2^64, so uint64 arithmetic cannot overflow.
     values = (np.outer(hashes, _A) + _B) % _PRIME & _MAX32
     return values.min(axis=0).astype("<u4").tobytes()
+
+
+def shingle_hashes(text: str, size: int = SHINGLE_WORDS) -> np.ndarray:
+    """Distinct 32-bit hashes of the text's word shingles, computed on word hashes with numpy.
+
+    Hashing each word once and mixing neighbours arithmetically is several times faster than
+    joining and hashing every shingle string, and this runs once per stored article.
+    """
+    tokens = words(text)
+    if not tokens:
+        return np.empty(0, dtype=np.uint64)
+    word_hashes = np.fromiter(
+        (zlib.crc32(t.encode()) for t in tokens), dtype=np.uint64, count=len(tokens)
+    )
+    if len(tokens) < size:
+        size = len(tokens)
+    count = len(tokens) - size + 1
+    mixed = np.zeros(count, dtype=np.uint64)
+    for offset in range(size):
+        # Polynomial mix modulo 2^32 keeps word order significant; both terms stay below
+        # 2^52, so uint64 arithmetic never wraps.
+        mixed = (mixed * _MIX + word_hashes[offset : offset + count]) & _MAX32
+    return np.unique(mixed)
 
 
 def similarity(a: bytes, b: bytes) -> float:
