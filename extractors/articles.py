@@ -12,6 +12,7 @@ import trafilatura
 
 from . import dedupe
 from .models import ExtractedText, FeedEntry
+from .tagger import TagResult
 
 _LANG_ATTR = re.compile(rb"<html[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -127,6 +128,7 @@ class PageResult:
     content_hash: str | None
     signature: bytes | None
     seconds: float = 0.0  # CPU-bound work done in the worker, for the benchmark's time split
+    tags: TagResult | None = None
 
 
 def fingerprint(text: str | None) -> tuple[int, str | None, bytes | None]:

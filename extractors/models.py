@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Outcome(StrEnum):
@@ -124,6 +125,7 @@ class Article:
     word_count: int
     signature: bytes | None = None  # MinHash, for syndicated-copy detection
     sources: tuple[ArticleCandidate, ...] = field(default=())
+    tags: Any = None  # extractors.tagger.TagResult; typed loosely to keep this module light
 
 
 @dataclass(frozen=True, slots=True)

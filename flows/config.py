@@ -81,12 +81,23 @@ class DedupeConfig(_Strict):
     min_words: Annotated[int, Field(ge=1)] = 40
 
 
+class TaggingConfig(_Strict):
+    # Defaults: the registries and seed corpus bundled in seeds/. Relative paths are relative
+    # to the configuration file.
+    actors: Path | None = None
+    themes: Path | None = None
+    corpus: Path | None = None
+    # Emerging actors are looked for in the relevant articles of this many recent days.
+    emerging_window_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+
 class Config(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     feeds: tuple[FeedConfig, ...] = ()
     fetch: FetchConfig = FetchConfig()
     extract: ExtractConfig = ExtractConfig()
     dedupe: DedupeConfig = DedupeConfig()
+    tagging: TaggingConfig = TaggingConfig()
 
     @field_validator("feeds")
     @classmethod
@@ -101,12 +112,23 @@ class Config(_Strict):
     # Where the file came from, for messages and for resolving relative paths.
     source: Path | None = None
 
-    @property
-    def warehouse_path(self) -> Path:
-        path = self.warehouse.path.expanduser()
+    def resolve(self, path: Path) -> Path:
+        """A path from this file, made absolute relative to the file's folder."""
+        path = path.expanduser()
         if not path.is_absolute() and self.source is not None:
             path = self.source.parent / path
         return path
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.resolve(self.warehouse.path)
+
+    def tagging_paths(self) -> tuple[str | None, str | None, str | None]:
+        """(actors, themes, corpus) as absolute path strings, None for the bundled ones."""
+        t = self.tagging
+        return tuple(  # type: ignore[return-value]
+            str(self.resolve(p)) if p is not None else None for p in (t.actors, t.themes, t.corpus)
+        )
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

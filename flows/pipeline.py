@@ -21,10 +21,13 @@ from prefect.context import get_run_context
 
 from ..extractors.models import ArticleCandidate, FeedState, FeedUpdate
 from ..extractors.polling import due_feeds
-from ..warehouse import store
+from ..extractors.tagger import discover_candidates
+from ..seeds.registry import load_corpus
+from ..warehouse import store, tags
 from ..warehouse.connect import open_for_writing, writer_lock
 from . import steps
 from .config import Config, load_config
+from .tagging import load_tagger
 
 
 @dataclass
@@ -81,6 +84,27 @@ def sync_feeds_task(con: duckdb.DuckDBPyConnection, config: Config) -> list[Feed
     return store.sync_feeds(con.cursor(), [(f.url, f.name) for f in config.feeds], _now())
 
 
+@task(name="prepare-tagger", cache_policy=NO_CACHE)
+def prepare_tagger_task(con: duckdb.DuckDBPyConnection, config: Config) -> str:
+    """Load the registries (errors surface before any fetching) and mirror them for analysts."""
+    tagger, registry, version = load_tagger(config.tagging_paths())
+    cur = con.cursor()
+    tags.save_registry(cur, registry, version)
+    corpus = load_corpus(config.tagging_paths()[2])
+    tags.save_seed_tags(cur, [(d.name, tagger.tag(d.text)) for d in corpus], version)
+    return version
+
+
+@task(name="refresh-emerging-actors", cache_policy=NO_CACHE)
+def emerging_task(con: duckdb.DuckDBPyConnection, config: Config) -> int:
+    tagger = load_tagger(config.tagging_paths())[0]
+    cur = con.cursor()
+    texts = tags.recent_relevant_texts(cur, config.tagging.emerging_window_days)
+    candidates = discover_candidates(tagger, texts)
+    tags.save_emerging(cur, candidates, _now())
+    return len(candidates)
+
+
 @task(name="poll-feeds", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def poll_feeds_task(feeds: list[FeedState], config: Config) -> list[steps.PolledFeed]:
     return steps.poll_feeds(feeds, config, _now())
@@ -107,6 +131,7 @@ def enrich_chunk_task(
     pool: ProcessPool,
     run_id: int,
     site_names: dict[int, str | None],
+    tagger_version: str,
 ) -> tuple[steps.EnrichStats, store.SaveStats, float]:
     articles, stats = asyncio.run(steps.fetch_and_extract(chunk, config, pool, site_names))
     links = [steps.source_link(c) for group in chunk for c in group]
@@ -119,6 +144,7 @@ def enrich_chunk_task(
         links,
         threshold=config.dedupe.similarity,
         min_words=config.dedupe.min_words,
+        tagger_version=tagger_version,
     )
     return stats, saved, time.perf_counter() - started
 
@@ -142,7 +168,7 @@ def _chunks(items: list, size: int) -> list[list]:
 def run_cycle(con: duckdb.DuckDBPyConnection, config: Config) -> RunSummary:
     """One polling cycle on an open warehouse; composes the tasks above."""
     # Worker processes start in the background while feeds are polled.
-    with steps.extraction_pool(config.extract.workers) as pool:
+    with steps.extraction_pool(config.extract.workers, config.tagging_paths()) as pool:
         return _run_cycle(con, config, pool)
 
 
@@ -152,6 +178,7 @@ def _run_cycle(con: duckdb.DuckDBPyConnection, config: Config, pool: ProcessPool
     run_id = store.start_run(con, _now(), _flow_run_id())
     summary.run_id = run_id
     try:
+        tagger_version = prepare_tagger_task(con, config)
         feeds = sync_feeds_task(con, config)
         due, waiting = due_feeds(feeds, _now())
         summary.feeds_due, summary.feeds_skipped = len(due), len(waiting)
@@ -183,7 +210,9 @@ def _run_cycle(con: duckdb.DuckDBPyConnection, config: Config, pool: ProcessPool
             p.state.feed_id: (p.parsed.title if p.parsed else None) or p.state.name for p in polled
         }
         for chunk in _chunks(selection.to_fetch, config.extract.chunk_size):
-            stats, saved, store_s = enrich_chunk_task(con, chunk, config, pool, run_id, site_names)
+            stats, saved, store_s = enrich_chunk_task(
+                con, chunk, config, pool, run_id, site_names, tagger_version
+            )
             summary.store_s += store_s
             summary.extract_s += stats.extract_s
             summary.articles_new += saved.articles_new
@@ -201,6 +230,8 @@ def _run_cycle(con: duckdb.DuckDBPyConnection, config: Config, pool: ProcessPool
             _with_new_entries(p.update, selection.new_entries.get(p.state.feed_id)) for p in polled
         ]
         save_polls_task(con, run_id, updates)
+        if summary.articles_new:
+            emerging_task(con, config)
         summary.total_s = time.perf_counter() - started
         store.finish_run(con, run_id, _now(), "completed", summary.counters())
     except BaseException as exc:

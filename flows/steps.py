@@ -26,8 +26,10 @@ from ..extractors.models import (
     SourceLink,
 )
 from ..extractors.polling import BackoffPolicy, body_digest, decide_update
+from ..extractors.tagger import Tagger
 from ..extractors.urls import canonical_url
 from .config import Config
+from .tagging import TaggingPaths, init_worker, load_tagger, work_page
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -176,7 +178,9 @@ def candidate_keys(polled: Sequence[PolledFeed]) -> tuple[list[tuple[int, str]],
 
 
 @contextmanager
-def extraction_pool(workers: int) -> Iterator[ProcessPool]:
+def extraction_pool(
+    workers: int, tagging_paths: TaggingPaths = (None, None, None)
+) -> Iterator[ProcessPool]:
     """Worker processes for trafilatura; a document over its time limit kills its worker.
 
     forkserver with the extractor preloaded: workers start fast and never inherit the
@@ -184,9 +188,13 @@ def extraction_pool(workers: int) -> Iterator[ProcessPool]:
     """
     context = multiprocessing.get_context("forkserver")
     # "__main__" too: the server imports the main script once, so each worker does not.
-    context.set_forkserver_preload(["__main__", "spacewatch.extractors.articles"])
+    context.set_forkserver_preload(["__main__", "spacewatch.flows.tagging"])
     pool = ProcessPool(
-        max_workers=workers, max_tasks=2000, context=context, initializer=extract.warm_up
+        max_workers=workers,
+        max_tasks=2000,
+        context=context,
+        initializer=init_worker,
+        initargs=(tagging_paths,),
     )
     try:
         yield pool
@@ -222,6 +230,7 @@ def build_article(
     *,
     min_words: int,
     site_name: str | None = None,
+    tagger: Tagger | None = None,
 ) -> Article:
     """Merge page extraction with feed metadata; fall back to the feed's own text."""
     first = group[0]
@@ -241,12 +250,17 @@ def build_article(
             text, method = extracted.text, "trafilatura"
         words, digest, sig = extract.fingerprint(text)
     error = result.error or (extracted.error if extracted else None)
+    title = entry.title or (extracted.title if extracted else None)
+    published = entry.published_at or (extracted.published_at if extracted else None)
+    tags = page.tags if page and text is not None and extracted and text == extracted.text else None
+    if tags is None and text and tagger is not None:
+        tags = tagger.tag(text, title=title, published=published)
     return Article(
         canonical_url=first.canonical_url,
         url=result.final_url if result.outcome is Outcome.OK else first.url,
-        title=entry.title or (extracted.title if extracted else None),
+        title=title,
         author=(extracted.author if extracted else None) or entry.author,
-        published_at=entry.published_at or (extracted.published_at if extracted else None),
+        published_at=published,
         language=extracted.language if extracted else None,
         site_name=(extracted.site_name if extracted else None) or site_name,
         description=(extracted.description if extracted else None) or None,
@@ -259,6 +273,7 @@ def build_article(
         word_count=words,
         signature=sig,
         sources=tuple(group),
+        tags=tags,
     )
 
 
@@ -273,6 +288,7 @@ async def fetch_and_extract(
     site_names = site_names or {}
     timeout = config.extract.timeout_s
     min_words = config.extract.min_words
+    tagger = load_tagger(config.tagging_paths())[0]  # for texts that come from the feed
     # Bounds the pages held in memory between download and extraction.
     in_flight = asyncio.Semaphore(config.fetch.concurrency + 4 * config.extract.workers)
 
@@ -282,8 +298,11 @@ async def fetch_and_extract(
             page = None
             if result.outcome is Outcome.OK and _is_html(result):
                 stats.fetched += 1
+                entry = group[0].entry
                 future = pool.schedule(
-                    extract.process_page, args=(result.body, result.final_url), timeout=timeout
+                    work_page,
+                    args=(result.body, result.final_url, entry.title, entry.published_at),
+                    timeout=timeout,
                 )
                 try:
                     page = await asyncio.wrap_future(future)
@@ -307,6 +326,7 @@ async def fetch_and_extract(
                 page,
                 min_words=min_words,
                 site_name=site_names.get(group[0].feed_id),
+                tagger=tagger,
             )
             if article.extraction_method == "trafilatura":
                 stats.extracted += 1

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -88,9 +89,13 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
 
 
 def open_for_writing(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open, migrate and (re)create the analysts' views."""
     con = connect(path)
     try:
         migrate(con, str(path))
+        con.execute(
+            resources.files("spacewatch.warehouse").joinpath("views.sql").read_text("utf-8")
+        )
     except Exception:
         con.close()
         raise

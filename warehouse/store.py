@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from ..extractors import dedupe
 from ..extractors.models import Article, FeedState, FeedUpdate, SourceLink
+from .tags import insert_tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +354,7 @@ def save_articles(
     *,
     threshold: float = 0.5,
     min_words: int = 40,
+    tagger_version: str = "untagged",
 ) -> SaveStats:
     """Store new articles with their sources and fingerprints in one transaction.
 
@@ -456,6 +458,12 @@ def save_articles(
                 finally:
                     con.unregister("new_fp")
                     con.unregister("new_bands")
+            insert_tags(
+                con,
+                [(i, a.tags) for i, a in zip(ids, fresh, strict=True) if a.tags is not None],
+                tagger_version,
+                now,
+            )
         sources_new = _insert_sources(con, run_id, now, links)
     return SaveStats(len(fresh), sources_new, stories_new, copies)
 

@@ -1,0 +1,64 @@
+"""The tagger as the pipeline uses it: built once per process from the configured registries."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime
+from functools import lru_cache
+
+from ..extractors import articles as extract
+from ..extractors.tagger import Tagger, build_tagger
+from ..seeds.registry import Registry, load_corpus, load_registry
+
+TaggingPaths = tuple[str | None, str | None, str | None]  # actors, themes, corpus
+
+
+@lru_cache(maxsize=4)
+def load_tagger(paths: TaggingPaths = (None, None, None)) -> tuple[Tagger, Registry, str]:
+    """(tagger, registry, version); the version covers both registries and the seed corpus."""
+    actors, themes, corpus_dir = paths
+    registry = load_registry(actors, themes)
+    corpus = load_corpus(corpus_dir)
+    digest = hashlib.sha256()
+    for doc in corpus:
+        digest.update(doc.name.encode() + b"\0" + doc.text.encode() + b"\0")
+    version = f"{registry.version}-{digest.hexdigest()[:8]}"
+    return build_tagger(registry, corpus), registry, version
+
+
+# --- worker-process entry points (pebble pool) -----------------------------------------------
+
+_PATHS: TaggingPaths = (None, None, None)
+
+
+def init_worker(paths: TaggingPaths) -> None:
+    """Load the tagger and warm the extractor once per worker process."""
+    global _PATHS
+    _PATHS = paths
+    load_tagger(paths)
+    extract.warm_up()
+
+
+def work_page(
+    html: bytes, url: str | None, title: str | None, published: datetime | None
+) -> extract.PageResult:
+    """Extract, fingerprint and tag one page: all the CPU-bound work, in a worker."""
+    started = time.perf_counter()
+    page = extract.process_page(html, url)
+    tags = None
+    if page.extracted.text:
+        tagger = load_tagger(_PATHS)[0]
+        tags = tagger.tag(
+            page.extracted.text,
+            title=title or page.extracted.title,
+            published=published or page.extracted.published_at,
+        )
+    return extract.PageResult(
+        page.extracted,
+        page.word_count,
+        page.content_hash,
+        page.signature,
+        time.perf_counter() - started,
+        tags,
+    )
