@@ -58,15 +58,29 @@ def print_ingested(path: Path, console: Console) -> None:
     con = connect(path, read_only=True)
     try:
         rows = con.execute(
-            """SELECT a.article_id, a.story_id, coalesce(a.site_name, ''), a.title,
+            """SELECT a.article_id, a.story_id, coalesce(a.site_name, ''), left(a.title, 60),
                       a.extraction_method, a.word_count, a.language,
-                      (SELECT count(*) FROM article_sources s WHERE s.article_id = a.article_id)
-               FROM articles a ORDER BY a.article_id"""
+                      (SELECT count(*) FROM article_sources s WHERE s.article_id = a.article_id),
+                      CASE WHEN a.relevant THEN 'yes' ELSE 'no' END,
+                      array_to_string(a.themes[1:2], ', ')
+               FROM v_articles a ORDER BY a.article_id"""
         ).fetchall()
     finally:
         con.close()
-    table = Table(title="Articles ingested")
-    for column in ("id", "story", "site", "title", "method", "words", "lang", "sources"):
+    table = Table(title="Articles ingested (story: syndicated copies share one)")
+    columns = (
+        "id",
+        "story",
+        "site",
+        "title",
+        "method",
+        "words",
+        "lang",
+        "sources",
+        "policy",
+        "top themes",
+    )
+    for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))

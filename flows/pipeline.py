@@ -19,7 +19,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
-from ..extractors.models import ArticleCandidate, FeedState, FeedUpdate
+from ..extractors.models import Article, ArticleCandidate, FeedState, FeedUpdate
 from ..extractors.polling import due_feeds
 from ..extractors.tagger import discover_candidates
 from ..seeds.registry import load_corpus
@@ -123,30 +123,37 @@ def select_task(
     return selection
 
 
-@task(name="fetch-extract-store", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def enrich_chunk_task(
-    con: duckdb.DuckDBPyConnection,
+@task(name="fetch-extract", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def extract_chunk_task(
     chunk: list[list[ArticleCandidate]],
     config: Config,
     pool: ProcessPool,
-    run_id: int,
     site_names: dict[int, str | None],
+) -> tuple[list[Article], steps.EnrichStats]:
+    return asyncio.run(steps.fetch_and_extract(chunk, config, pool, site_names))
+
+
+@task(name="store-articles", cache_policy=NO_CACHE)
+def store_chunk_task(
+    con: duckdb.DuckDBPyConnection,
+    chunk: list[list[ArticleCandidate]],
+    articles: list[Article],
+    config: Config,
+    run_id: int,
     tagger_version: str,
-) -> tuple[steps.EnrichStats, store.SaveStats, float]:
-    articles, stats = asyncio.run(steps.fetch_and_extract(chunk, config, pool, site_names))
-    links = [steps.source_link(c) for group in chunk for c in group]
+) -> tuple[store.SaveStats, float]:
     started = time.perf_counter()
     saved = store.save_articles(
         con.cursor(),
         run_id,
         _now(),
         articles,
-        links,
+        [steps.source_link(c) for group in chunk for c in group],
         threshold=config.dedupe.similarity,
         min_words=config.dedupe.min_words,
         tagger_version=tagger_version,
     )
-    return stats, saved, time.perf_counter() - started
+    return saved, time.perf_counter() - started
 
 
 @task(name="save-polls", cache_policy=NO_CACHE)
@@ -209,10 +216,16 @@ def _run_cycle(con: duckdb.DuckDBPyConnection, config: Config, pool: ProcessPool
         site_names = {
             p.state.feed_id: (p.parsed.title if p.parsed else None) or p.state.name for p in polled
         }
-        for chunk in _chunks(selection.to_fetch, config.extract.chunk_size):
-            stats, saved, store_s = enrich_chunk_task(
-                con, chunk, config, pool, run_id, site_names, tagger_version
-            )
+        # Chunk k is stored while chunk k+1 is fetched and extracted, so the workers do not
+        # wait for the database.
+        chunks = _chunks(selection.to_fetch, config.extract.chunk_size)
+        running = extract_chunk_task.submit(chunks[0], config, pool, site_names) if chunks else None
+        for index, chunk in enumerate(chunks):
+            articles, stats = running.result()  # type: ignore[union-attr]
+            if index + 1 < len(chunks):
+                running = extract_chunk_task.submit(chunks[index + 1], config, pool, site_names)
+            saved, store_s = store_chunk_task(con, chunk, articles, config, run_id, tagger_version)
+            del articles
             summary.store_s += store_s
             summary.extract_s += stats.extract_s
             summary.articles_new += saved.articles_new
