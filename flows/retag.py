@@ -12,6 +12,7 @@ from pebble import ProcessFuture
 from ..extractors.tagger import TagResult, discover_candidates
 from ..seeds.registry import load_corpus
 from ..warehouse import tags
+from ..warehouse.batch import transaction
 from .config import Config
 from .steps import extraction_pool
 from .tagging import load_tagger
@@ -48,13 +49,8 @@ def retag(
     def store(future: ProcessFuture) -> None:
         nonlocal done
         tagged = future.result()
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             tags.insert_tags(con, tagged, version, datetime.now(UTC))
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         done += len(tagged)
         if progress:
             progress(done, total)

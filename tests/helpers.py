@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
 from spacewatch.loopback import SAMPLE_DIR
 
 
@@ -28,3 +30,12 @@ def sample_feeds(base_url: str) -> list[tuple[str, str | None]]:
 
     manifest = tomllib.loads((SAMPLE_DIR / "manifest.toml").read_text("utf-8"))
     return [(f"{base_url}/feeds/{f['file']}", f["name"]) for f in manifest["feeds"]]
+
+
+def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Read the warehouse the way an analyst would: a separate read-only connection."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from helpers import sample_feeds, write_config
+from helpers import query, sample_feeds, write_config
 from spacewatch.extractors.urls import canonical_url
 from spacewatch.flows import pipeline
 from spacewatch.flows.config import load_config
@@ -31,12 +31,6 @@ def snapshot(path: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
-def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_sample_end_to_end_and_second_run_unchanged(

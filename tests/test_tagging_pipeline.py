@@ -9,10 +9,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from helpers import sample_feeds, write_config
+from helpers import query, sample_feeds, write_config
 from spacewatch.extractors.urls import canonical_url
 from spacewatch.flows import pipeline
 from spacewatch.loopback import SAMPLE_DIR, LoopbackServer
@@ -24,12 +23,6 @@ SEEDS = Path(pipeline.__file__).resolve().parents[1] / "seeds"
 SPACEWATCH = str(Path(sys.executable).with_name("spacewatch"))
 
 
-def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def article_id(wh: Path, base: str, page_path: str) -> int:

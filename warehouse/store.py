@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from ..extractors import dedupe
 from ..extractors.models import Article, FeedState, FeedUpdate, SourceLink
+from .batch import registered, transaction
 from .tags import insert_tags
 
 
@@ -25,22 +26,6 @@ class SaveStats:
 
 def _arrow(rows: Sequence[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=schema)
-
-
-@dataclass
-class _Tx:
-    con: duckdb.DuckDBPyConnection
-
-    def __enter__(self) -> duckdb.DuckDBPyConnection:
-        self.con.execute("BEGIN TRANSACTION")
-        return self.con
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.con.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def transaction(con: duckdb.DuckDBPyConnection) -> _Tx:
-    return _Tx(con)
 
 
 # --- feeds -----------------------------------------------------------------------------------
@@ -69,26 +54,22 @@ def sync_feeds(
         [{"url": url, "name": name} for url, name in wanted],
         pa.schema([("url", pa.string()), ("name", pa.string())]),
     )
-    with transaction(con):
-        con.register("wanted_feeds", table)
-        try:
-            con.execute(
-                """INSERT INTO feeds (configured_url, url, name, created_at, next_due_at)
+    with transaction(con), registered(con, wanted_feeds=table):
+        con.execute(
+            """INSERT INTO feeds (configured_url, url, name, created_at, next_due_at)
                    SELECT w.url, w.url, w.name, $now, $now FROM wanted_feeds w
                    WHERE w.url NOT IN (SELECT configured_url FROM feeds)""",
-                {"now": now},
-            )
-            con.execute(
-                """UPDATE feeds SET name = w.name, active = TRUE FROM wanted_feeds w
+            {"now": now},
+        )
+        con.execute(
+            """UPDATE feeds SET name = w.name, active = TRUE FROM wanted_feeds w
                    WHERE feeds.configured_url = w.url
                      AND (feeds.name IS DISTINCT FROM w.name OR NOT feeds.active)"""
-            )
-            con.execute(
-                """UPDATE feeds SET active = FALSE
+        )
+        con.execute(
+            """UPDATE feeds SET active = FALSE
                    WHERE active AND configured_url NOT IN (SELECT url FROM wanted_feeds)"""
-            )
-        finally:
-            con.unregister("wanted_feeds")
+        )
     return load_feeds(con)
 
 
@@ -102,20 +83,18 @@ def save_feed_updates(
     for row in rows:
         row["run_id"] = run_id
     table = pa.Table.from_pylist(rows)
-    with transaction(con):
-        con.register("feed_updates", table)
-        try:
-            con.execute(
-                """INSERT INTO feed_polls (run_id, feed_id, polled_at, url, final_url, outcome,
+    with transaction(con), registered(con, feed_updates=table):
+        con.execute(
+            """INSERT INTO feed_polls (run_id, feed_id, polled_at, url, final_url, outcome,
                        unchanged, http_status, duration_ms, bytes, entries, new_entries, error,
                        bozo_reason, retry_after_s)
                    SELECT run_id, feed_id, polled_at, url, final_url, outcome, unchanged,
                        http_status, duration_ms, bytes, entries, new_entries, error,
                        bozo_reason, retry_after_s
                    FROM feed_updates"""
-            )
-            con.execute(
-                """UPDATE feeds SET
+        )
+        con.execute(
+            """UPDATE feeds SET
                        url = u.new_url,
                        etag = CASE WHEN u.success THEN u.etag ELSE feeds.etag END,
                        last_modified = CASE WHEN u.success THEN u.last_modified
@@ -133,9 +112,7 @@ def save_feed_updates(
                        pending_redirect_url = u.pending_redirect_url,
                        pending_redirect_count = u.pending_redirect_count
                    FROM feed_updates u WHERE feeds.feed_id = u.feed_id"""
-            )
-        finally:
-            con.unregister("feed_updates")
+        )
 
 
 # --- articles --------------------------------------------------------------------------------
@@ -151,14 +128,11 @@ def known_sources(
         [{"feed_id": f, "guid": g} for f, g in pairs],
         pa.schema([("feed_id", pa.int32()), ("guid", pa.string())]),
     )
-    con.register("probe_sources", table)
-    try:
+    with registered(con, probe_sources=table):
         rows = con.execute(
             """SELECT s.feed_id, s.guid FROM article_sources s
                JOIN probe_sources p USING (feed_id, guid)"""
         ).fetchall()
-    finally:
-        con.unregister("probe_sources")
     return {(int(f), str(g)) for f, g in rows}
 
 
@@ -170,14 +144,11 @@ def known_articles(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[
     table = _arrow(
         [{"canonical_url": u} for u in urls], pa.schema([("canonical_url", pa.string())])
     )
-    con.register("probe_urls", table)
-    try:
+    with registered(con, probe_urls=table):
         rows = con.execute(
             """SELECT a.canonical_url, a.article_id
                FROM articles a JOIN probe_urls USING (canonical_url)"""
         ).fetchall()
-    finally:
-        con.unregister("probe_urls")
     return {str(u): int(i) for u, i in rows}
 
 
@@ -203,8 +174,7 @@ def _insert_sources(
         [{f.name: getattr(s, f.name) for f in fields(SourceLink)} for s in unique.values()],
         _SOURCE_SCHEMA,
     )
-    con.register("new_sources", table)
-    try:
+    with registered(con, new_sources=table):
         before = con.execute("SELECT count(*) FROM article_sources").fetchone()[0]  # type: ignore[index]
         con.execute(
             """INSERT INTO article_sources
@@ -217,8 +187,6 @@ def _insert_sources(
             {"now": now, "run": run_id},
         )
         after = con.execute("SELECT count(*) FROM article_sources").fetchone()[0]  # type: ignore[index]
-    finally:
-        con.unregister("new_sources")
     return int(after - before)
 
 
@@ -239,8 +207,7 @@ def _story_candidates(
     table = _arrow(
         probes, pa.schema([("idx", pa.int32()), ("band", pa.int8()), ("band_hash", pa.int64())])
     )
-    con.register("probe_bands", table)
-    try:
+    with registered(con, probe_bands=table):
         rows = con.execute(
             """SELECT DISTINCT p.idx, a.article_id, a.story_id, f.signature
                FROM probe_bands p
@@ -248,8 +215,6 @@ def _story_candidates(
                JOIN articles a ON a.article_id = b.article_id
                JOIN article_fingerprints f ON f.article_id = b.article_id"""
         ).fetchall()
-    finally:
-        con.unregister("probe_bands")
     found: dict[int, list[tuple[int, int, bytes]]] = {}
     for idx, article_id, story_id, sig in rows:
         found.setdefault(int(idx), []).append((int(article_id), int(story_id), bytes(sig)))
@@ -262,14 +227,11 @@ def _stories_by_hash(con: duckdb.DuckDBPyConnection, hashes: list[str]) -> dict[
     table = _arrow(
         [{"content_hash": h} for h in set(hashes)], pa.schema([("content_hash", pa.string())])
     )
-    con.register("probe_hashes", table)
-    try:
+    with registered(con, probe_hashes=table):
         rows = con.execute(
             """SELECT a.content_hash, min(a.story_id) FROM articles a
                JOIN probe_hashes USING (content_hash) GROUP BY 1"""
         ).fetchall()
-    finally:
-        con.unregister("probe_hashes")
     return {str(h): int(s) for h, s in rows}
 
 
@@ -293,6 +255,12 @@ _ARTICLE_SCHEMA = pa.schema(
         ("content_hash", pa.string()),
         ("word_count", pa.int32()),
     ]
+)
+
+
+_FINGERPRINT_SCHEMA = pa.schema([("article_id", pa.int64()), ("signature", pa.binary())])
+_BAND_SCHEMA = pa.schema(
+    [("band", pa.int8()), ("band_hash", pa.int64()), ("article_id", pa.int64())]
 )
 
 
@@ -405,8 +373,7 @@ def save_articles(
                     stories_new += 1
                 else:
                     copies += 1
-            con.register("new_articles", _arrow(rows, _ARTICLE_SCHEMA))
-            try:
+            with registered(con, new_articles=_arrow(rows, _ARTICLE_SCHEMA)):
                 con.execute(
                     """INSERT INTO articles (article_id, canonical_url, url, story_id, title,
                            author, published_at, first_seen_at, language, site_name,
@@ -419,8 +386,6 @@ def save_articles(
                        FROM new_articles""",
                     {"now": now, "run": run_id},
                 )
-            finally:
-                con.unregister("new_articles")
             fingerprints = [
                 {"article_id": i, "signature": a.signature}
                 for i, a, keys in zip(ids, fresh, bands, strict=True)
@@ -432,32 +397,13 @@ def save_articles(
                 for b, h in enumerate(keys)
             ]
             if fingerprints:
-                con.register(
-                    "new_fp",
-                    _arrow(
-                        fingerprints,
-                        pa.schema([("article_id", pa.int64()), ("signature", pa.binary())]),
-                    ),
-                )
-                con.register(
-                    "new_bands",
-                    _arrow(
-                        band_rows,
-                        pa.schema(
-                            [
-                                ("band", pa.int8()),
-                                ("band_hash", pa.int64()),
-                                ("article_id", pa.int64()),
-                            ]
-                        ),
-                    ),
-                )
-                try:
+                with registered(
+                    con,
+                    new_fp=_arrow(fingerprints, _FINGERPRINT_SCHEMA),
+                    new_bands=_arrow(band_rows, _BAND_SCHEMA),
+                ):
                     con.execute("INSERT INTO article_fingerprints SELECT * FROM new_fp")
                     con.execute("INSERT INTO article_bands SELECT * FROM new_bands")
-                finally:
-                    con.unregister("new_fp")
-                    con.unregister("new_bands")
             insert_tags(
                 con,
                 [(i, a.tags) for i, a in zip(ids, fresh, strict=True) if a.tags is not None],

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from ..extractors.tagger import Candidate, TagResult
 from ..seeds.registry import Registry
+from .batch import registered, transaction
 
 _TAGS = pa.schema(
     [
@@ -105,9 +106,7 @@ def insert_tags(
             _SEEDS,
         ),
     }
-    for name, table in tables.items():
-        con.register(name, table)
-    try:
+    with registered(con, **tables):
         for target in (
             "article_tags",
             "article_themes",
@@ -137,9 +136,6 @@ def insert_tags(
             "INSERT INTO article_seed_similarity SELECT article_id, seed, score, $v FROM tag_seeds",
             {"v": version},
         )
-    finally:
-        for name in tables:
-            con.unregister(name)
 
 
 def save_registry(con: duckdb.DuckDBPyConnection, registry: Registry, version: str) -> None:
@@ -150,10 +146,7 @@ def save_registry(con: duckdb.DuckDBPyConnection, registry: Registry, version: s
     themes = pa.Table.from_pylist(
         [{"theme_id": t.id, "description": t.description} for t in registry.themes]
     )
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.register("reg_actors", actors)
-        con.register("reg_themes", themes)
+    with transaction(con), registered(con, reg_actors=actors, reg_themes=themes):
         con.execute("DELETE FROM registry_actors")
         con.execute("DELETE FROM registry_themes")
         con.execute(
@@ -162,13 +155,6 @@ def save_registry(con: duckdb.DuckDBPyConnection, registry: Registry, version: s
         con.execute(
             "INSERT INTO registry_themes SELECT theme_id, description, ? FROM reg_themes", [version]
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("reg_actors")
-        con.unregister("reg_themes")
 
 
 def save_seed_tags(
@@ -198,17 +184,9 @@ def save_seed_tags(
             ]
         ),
     )
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.register("seed_rows", table)
+    with transaction(con), registered(con, seed_rows=table):
         con.execute("DELETE FROM seed_tags")
         con.execute("INSERT INTO seed_tags SELECT *, ? FROM seed_rows", [version])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("seed_rows")
 
 
 def recent_relevant_texts(
@@ -247,17 +225,9 @@ def save_emerging(
             ]
         ),
     )
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.register("emerging", table)
+    with transaction(con), registered(con, emerging=table):
         con.execute("DELETE FROM emerging_actors")
         con.execute("INSERT INTO emerging_actors SELECT *, ? FROM emerging", [now])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("emerging")
 
 
 def iter_articles(
