@@ -73,10 +73,24 @@ def _check_writable(cfg: Config) -> None:
         raise Fail(str(exc), EXIT_BUSY) from None
 
 
+def _check_rules(cfg: Config) -> None:
+    """Registries and topic rules are checked before Prefect starts: a typo fails in a second."""
+    from .tagging import load_tagger
+    from .topics import load_rules
+
+    try:
+        load_rules(cfg, load_tagger(cfg.tagging_paths())[1])
+    except ConfigError as exc:
+        raise Fail(str(exc), EXIT_CONFIG) from None
+    except ValueError as exc:  # RegistryError names the registry file and line
+        raise Fail(str(exc), EXIT_CONFIG) from None
+
+
 def execute(cfg: Config, wait_s: float, verbose: bool) -> object:
     prefect_environment(verbose)
     from .pipeline import run_pipeline  # imported late: Prefect reads its settings on import
 
+    _check_rules(cfg)
     if wait_s <= 0:
         _check_writable(cfg)
     try:

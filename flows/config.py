@@ -9,10 +9,17 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG = "spacewatch.toml"
 CONFIG_ENV = "SPACEWATCH_CONFIG"
@@ -91,6 +98,60 @@ class TaggingConfig(_Strict):
     emerging_window_days: Annotated[int, Field(ge=1, le=3650)] = 30
 
 
+_TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class TopicConfig(_Strict):
+    """A watched topic. `themes` alone fires on every article that asserts any of them."""
+
+    id: str
+    name: str
+    themes: tuple[str, ...] = ()  # any of these themes
+    all_themes: tuple[str, ...] = ()  # every one of these
+    actors: tuple[str, ...] = ()  # any of these actors
+    all_actors: tuple[str, ...] = ()
+    none_themes: tuple[str, ...] = ()  # none of these
+    none_actors: tuple[str, ...] = ()
+    keywords: str | None = None  # boolean expression: "lunar AND (base OR station) AND NOT game"
+    min_relevance: Annotated[float, Field(ge=0, le=1)] = 0.0
+    min_theme_score: Annotated[float, Field(ge=0, le=1)] = 0.0
+    relevant_only: bool = True
+    severity: Literal["info", "warning", "critical"] = "info"
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _TOPIC_ID.match(value):
+            raise ValueError(f"topic id {value!r} must be lower-case letters, digits and _")
+        return value
+
+
+class SubscriberConfig(_Strict):
+    name: str
+    # Apprise URLs; "env:NAME" takes the URL from an environment variable and
+    # "config:/path/apprise.yml" an Apprise configuration file, so tokens stay out of here.
+    urls: tuple[str, ...]
+    topics: tuple[str, ...]
+    mode: Literal["immediate", "digest"] = "immediate"
+    digest_hour_utc: Annotated[int, Field(ge=0, le=23)] = 7
+    max_per_hour: Annotated[int, Field(ge=1)] | None = None  # the excess goes to the digest
+    quiet_hours_utc: str | None = None  # "22-07": immediate alerts wait until it ends
+
+    @field_validator("quiet_hours_utc")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"([01]?\d|2[0-3])-([01]?\d|2[0-3])", value):
+            raise ValueError(f"quiet hours {value!r} must look like 22-07 (UTC hours)")
+        return value
+
+
+class AlertsConfig(_Strict):
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    retry_base_s: Annotated[float, Field(ge=0)] = 60.0
+    retry_max_s: Annotated[float, Field(ge=0)] = 6 * 3600.0
+
+
 class Config(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     feeds: tuple[FeedConfig, ...] = ()
@@ -98,6 +159,9 @@ class Config(_Strict):
     extract: ExtractConfig = ExtractConfig()
     dedupe: DedupeConfig = DedupeConfig()
     tagging: TaggingConfig = TaggingConfig()
+    topics: tuple[TopicConfig, ...] = ()
+    subscribers: tuple[SubscriberConfig, ...] = ()
+    alerts: AlertsConfig = AlertsConfig()
 
     @field_validator("feeds")
     @classmethod
@@ -108,6 +172,23 @@ class Config(_Strict):
                 raise ValueError(f"feed {feed.url} is listed twice")
             seen.add(feed.url)
         return feeds
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        topic_ids = [t.id for t in self.topics]
+        for topic_id in topic_ids:
+            if topic_ids.count(topic_id) > 1:
+                raise ValueError(f"topic {topic_id!r} is defined twice")
+        names = [s.name for s in self.subscribers]
+        for subscriber in self.subscribers:
+            if names.count(subscriber.name) > 1:
+                raise ValueError(f"subscriber {subscriber.name!r} is defined twice")
+            unknown = [t for t in subscriber.topics if t not in topic_ids]
+            if unknown:
+                raise ValueError(
+                    f"subscriber {subscriber.name!r} follows unknown topic(s) {unknown}"
+                )
+        return self
 
     # Where the file came from, for messages and for resolving relative paths.
     source: Path | None = None
@@ -157,9 +238,9 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     if not loc:
         return "(top level)"
     head, rest = str(loc[0]), list(loc[1:])
-    if head == "feeds" and rest and isinstance(rest[0], int):
+    if head in ("feeds", "topics", "subscribers") and rest and isinstance(rest[0], int):
         index = rest.pop(0)
-        label = f"[[feeds]] #{index + 1}"
+        label = f"[[{head}]] #{index + 1}"
     elif rest:
         label = f"[{head}]"
     else:

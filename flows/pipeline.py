@@ -28,6 +28,7 @@ from ..warehouse.connect import open_for_writing, writer_lock
 from . import steps
 from .config import Config, load_config
 from .tagging import load_tagger
+from .topics import load_rules
 
 
 @dataclass
@@ -50,6 +51,7 @@ class RunSummary:
     pages_failed: int = 0
     stories_new: int = 0
     syndicated_copies: int = 0
+    alerts_new: int = 0
     poll_s: float = 0.0
     articles_s: float = 0.0
     extract_s: float = 0.0
@@ -69,7 +71,8 @@ class RunSummary:
             f"articles: {self.articles_new} new, {self.articles_duplicate} already stored, "
             f"{self.articles_extracted} extracted, {self.articles_fallback} from feed text, "
             f"{self.articles_empty} without text, {self.pages_failed} pages failed",
-            f"stories: {self.stories_new} new, {self.syndicated_copies} syndicated copies",
+            f"stories: {self.stories_new} new, {self.syndicated_copies} syndicated copies; "
+            f"alerts: {self.alerts_new} new",
             f"time: {self.total_s:.1f} s (polling {self.poll_s:.1f} s, "
             f"articles {self.articles_s:.1f} s)",
         ]
@@ -84,15 +87,22 @@ def sync_feeds_task(con: duckdb.DuckDBPyConnection, config: Config) -> list[Feed
     return store.sync_feeds(con.cursor(), [(f.url, f.name) for f in config.feeds], _now())
 
 
+@dataclass(frozen=True)
+class Prepared:
+    tagger_version: str
+    alerting: tuple
+
+
 @task(name="prepare-tagger", cache_policy=NO_CACHE)
-def prepare_tagger_task(con: duckdb.DuckDBPyConnection, config: Config) -> str:
-    """Load the registries (errors surface before any fetching) and mirror them for analysts."""
+def prepare_tagger_task(con: duckdb.DuckDBPyConnection, config: Config) -> Prepared:
+    """Load registries and topic rules (errors surface before any fetching); mirror them."""
     tagger, registry, version = load_tagger(config.tagging_paths())
+    alerting = load_rules(config, registry)
     cur = con.cursor()
     tags.save_registry(cur, registry, version)
     corpus = load_corpus(config.tagging_paths()[2])
     tags.save_seed_tags(cur, [(d.name, tagger.tag(d.text)) for d in corpus], version)
-    return version
+    return Prepared(version, alerting)
 
 
 @task(name="refresh-emerging-actors", cache_policy=NO_CACHE)
@@ -140,7 +150,7 @@ def store_chunk_task(
     articles: list[Article],
     config: Config,
     run_id: int,
-    tagger_version: str,
+    prepared: Prepared,
 ) -> tuple[store.SaveStats, float]:
     started = time.perf_counter()
     saved = store.save_articles(
@@ -151,7 +161,8 @@ def store_chunk_task(
         [steps.source_link(c) for group in chunk for c in group],
         threshold=config.dedupe.similarity,
         min_words=config.dedupe.min_words,
-        tagger_version=tagger_version,
+        tagger_version=prepared.tagger_version,
+        alerting=prepared.alerting,
     )
     return saved, time.perf_counter() - started
 
@@ -185,7 +196,7 @@ def _run_cycle(con: duckdb.DuckDBPyConnection, config: Config, pool: ProcessPool
     run_id = store.start_run(con, _now(), _flow_run_id())
     summary.run_id = run_id
     try:
-        tagger_version = prepare_tagger_task(con, config)
+        prepared = prepare_tagger_task(con, config)
         feeds = sync_feeds_task(con, config)
         due, waiting = due_feeds(feeds, _now())
         summary.feeds_due, summary.feeds_skipped = len(due), len(waiting)
@@ -224,7 +235,7 @@ def _run_cycle(con: duckdb.DuckDBPyConnection, config: Config, pool: ProcessPool
             articles, stats = running.result()  # type: ignore[union-attr]
             if index + 1 < len(chunks):
                 running = extract_chunk_task.submit(chunks[index + 1], config, pool, site_names)
-            saved, store_s = store_chunk_task(con, chunk, articles, config, run_id, tagger_version)
+            saved, store_s = store_chunk_task(con, chunk, articles, config, run_id, prepared)
             del articles
             summary.store_s += store_s
             summary.extract_s += stats.extract_s
@@ -235,6 +246,7 @@ def _run_cycle(con: duckdb.DuckDBPyConnection, config: Config, pool: ProcessPool
             summary.pages_failed += stats.pages_failed
             summary.stories_new += saved.stories_new
             summary.syndicated_copies += saved.syndicated_copies
+            summary.alerts_new += saved.alerts_new
         summary.articles_s = time.perf_counter() - t0
 
         # Validators move only now, after every new entry of these feeds is stored: a run that

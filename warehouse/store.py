@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,9 @@ import duckdb
 import pyarrow as pa
 
 from ..extractors import dedupe
+from ..extractors.alerting import Subscription, TopicRule, plan_alerts
 from ..extractors.models import Article, FeedState, FeedUpdate, SourceLink
+from .alerts import insert_alerts
 from .batch import registered, transaction
 from .tags import insert_tags
 
@@ -22,6 +24,7 @@ class SaveStats:
     sources_new: int = 0
     stories_new: int = 0
     syndicated_copies: int = 0
+    alerts_new: int = 0
 
 
 def _arrow(rows: Sequence[dict[str, Any]], schema: pa.Schema) -> pa.Table:
@@ -323,6 +326,7 @@ def save_articles(
     threshold: float = 0.5,
     min_words: int = 40,
     tagger_version: str = "untagged",
+    alerting: tuple[Sequence[TopicRule], Mapping[str, Sequence[Subscription]]] | None = None,
 ) -> SaveStats:
     """Store new articles with their sources and fingerprints in one transaction.
 
@@ -335,7 +339,7 @@ def save_articles(
     with transaction(con):
         existing = known_articles(con, unique)
         fresh = [a for url, a in unique.items() if url not in existing]
-        stories_new = copies = 0
+        stories_new = copies = alerts_new = 0
         if fresh:
             ids = [
                 int(r[0])
@@ -410,8 +414,21 @@ def save_articles(
                 tagger_version,
                 now,
             )
+            if alerting is not None:
+                # Same transaction as the article: an alert exists if and only if its article does.
+                rules, subscriptions = alerting
+                planned = plan_alerts(
+                    rules,
+                    subscriptions,
+                    [
+                        (i, s, a.tags, a.text, a.title)
+                        for i, s, a in zip(ids, stories, fresh, strict=True)
+                        if a.tags is not None
+                    ],
+                )
+                alerts_new = insert_alerts(con, planned, now)
         sources_new = _insert_sources(con, run_id, now, links)
-    return SaveStats(len(fresh), sources_new, stories_new, copies)
+    return SaveStats(len(fresh), sources_new, stories_new, copies, alerts_new)
 
 
 # --- runs ------------------------------------------------------------------------------------
