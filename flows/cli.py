@@ -33,7 +33,7 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="Configuration file [default: ./spacewatch.toml or $SPACEWATCH_CONFIG].",
+        help="Configuration file (default: ./spacewatch.toml, or $SPACEWATCH_CONFIG).",
         show_default=False,
     ),
 ]
@@ -353,6 +353,249 @@ def retag(
     console.print(f"Re-tagged {count} articles with tagger version {version}.")
 
 
+alerts_app = typer.Typer(
+    help="Alerts: list recent ones, retry failed ones, test a subscriber's destinations.\n\n"
+    "Example:\n\n    spacewatch alerts --limit 50\n\n    spacewatch alerts test policy-desk",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+topics_app = typer.Typer(
+    help="Watched topics: backtest a rule over stored articles before it goes live.\n\n"
+    "Example:\n\n    spacewatch topics backtest space_force_deployment --since 90d",
+    no_args_is_help=True,
+)
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(topics_app, name="topics")
+
+
+@alerts_app.callback()
+def alerts_list(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    limit: Annotated[int, typer.Option(help="How many recent alerts to show.")] = 30,
+) -> None:
+    """List recent alerts with their status (pending, sent, failed, digest).
+
+    Example:
+
+        spacewatch alerts --config spacewatch.toml --limit 50
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    cfg = _load(config)
+    con = open_reader(cfg)
+    try:
+        rows = con.execute(
+            """SELECT al.alert_id, al.created_at, al.topic_id, al.subscriber, al.status,
+                      al.attempts, coalesce(al.last_error, ''), left(a.title, 60)
+               FROM alerts al JOIN articles a USING (article_id)
+               ORDER BY al.alert_id DESC LIMIT ?""",
+            [limit],
+        ).fetchall()
+        counts = dict(con.execute("SELECT status, count(*) FROM alerts GROUP BY 1").fetchall())
+    finally:
+        con.close()
+    table = Table(
+        title="Recent alerts " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    )
+    for column in ("id", "created", "topic", "subscriber", "status", "tries", "error", "title"):
+        table.add_column(column, overflow="fold")
+    for aid, created, topic, sub, status, tries, error, title in rows:
+        style = {"failed": "red", "pending": "yellow"}.get(status)
+        table.add_row(
+            str(aid),
+            f"{created:%Y-%m-%d %H:%M}",
+            topic,
+            sub,
+            status,
+            str(tries),
+            error,
+            title or "",
+            style=style,
+        )
+    console.print(table)
+
+
+def _writer(cfg: Config, wait: float = 0.0):
+    from contextlib import contextmanager
+
+    from ..warehouse.connect import open_for_writing
+
+    @contextmanager
+    def opened():
+        if not cfg.warehouse_path.exists():
+            raise Fail(f"{cfg.warehouse_path}: warehouse not found (run `spacewatch run` first)")
+        try:
+            with writer_lock(cfg.warehouse_path, wait):
+                con = open_for_writing(cfg.warehouse_path)
+                try:
+                    yield con
+                finally:
+                    con.close()
+        except WarehouseBusy as exc:
+            raise Fail(str(exc), EXIT_BUSY) from None
+        except (WarehouseError, SchemaError) as exc:
+            raise Fail(str(exc)) from None
+
+    return opened()
+
+
+@alerts_app.command("retry")
+def alerts_retry(config: ConfigOption = None) -> None:
+    """Retry failed and pending alerts now, whatever their next attempt time.
+
+    Example:
+
+        spacewatch alerts retry --config spacewatch.toml
+    """
+    from .delivery import deliver_due
+
+    cfg = _load(config)
+    with _writer(cfg) as con:
+        summary = deliver_due(con, cfg, datetime.now(UTC), retry_failed=True)
+    console.print(summary.line())
+    for error in summary.errors[:20]:
+        console.print(f"  {error}", markup=False, highlight=False)
+    if summary.failed or summary.retrying:
+        raise typer.Exit(1)
+
+
+@alerts_app.command("test")
+def alerts_test(
+    subscriber: Annotated[str, typer.Argument(help="The subscriber's name from the config.")],
+    config: ConfigOption = None,
+) -> None:
+    """Send a test message to each destination of a subscriber and report each result.
+
+    Exits 1 when any destination failed.
+
+    Example:
+
+        spacewatch alerts test policy-desk --config spacewatch.toml
+    """
+    from .delivery import send_test
+
+    cfg = _load(config)
+    found = {s.name: s for s in cfg.subscribers}
+    if subscriber not in found:
+        raise Fail(
+            f"{cfg.source}: no subscriber named {subscriber!r} (known: {sorted(found)})",
+            EXIT_CONFIG,
+        )
+    failed = 0
+    for label, error in send_test(found[subscriber], cfg.alerts.timeout_s):
+        if error:
+            failed += 1
+            console.print(f"failed  {label}: {error}", markup=False, highlight=False)
+        else:
+            console.print(f"ok      {label}", markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@topics_app.command("backtest")
+def topics_backtest(
+    topic: Annotated[str, typer.Argument(help="Topic id from the configuration.")],
+    config: ConfigOption = None,
+    since: Annotated[
+        str, typer.Option(help="How far back: 90d, 12w or a date (2024-01-31).")
+    ] = "90d",
+    samples: Annotated[int, typer.Option(help="Matching stories to show.")] = 10,
+) -> None:
+    """Show how many alerts a topic's rule would have fired over stored articles; sends nothing.
+
+    Example:
+
+        spacewatch topics backtest space_force_deployment --since 180d
+    """
+    from ..extractors.alerting import match_topic
+    from .tagging import load_tagger
+    from .topics import load_rules
+
+    cfg = _load(config)
+    try:
+        rules, subscriptions = load_rules(cfg, load_tagger(cfg.tagging_paths())[1])
+    except ConfigError as exc:
+        raise Fail(str(exc), EXIT_CONFIG) from None
+    rule = next((r for r in rules if r.id == topic), None)
+    if rule is None:
+        raise Fail(
+            f"{cfg.source}: no topic {topic!r} (known: {[r.id for r in rules]})", EXIT_CONFIG
+        )
+    start = _since(since)
+    tagger = load_tagger(cfg.tagging_paths())[0]
+    con = open_reader(cfg)
+    try:
+        rows = con.execute(
+            """SELECT article_id, story_id, title, text, coalesce(published_at, first_seen_at),
+                      site_name, canonical_url
+               FROM articles WHERE coalesce(published_at, first_seen_at) >= ?
+               ORDER BY 5 DESC""",
+            [start],
+        ).fetchall()
+    finally:
+        con.close()
+    stories: dict[int, tuple] = {}
+    matched_articles = 0
+    for _aid, story, title, text, when, site, url in rows:
+        evidence = match_topic(
+            rule, tagger.tag(text or "", title=title, published=when), text, title
+        )
+        if evidence is None:
+            continue
+        matched_articles += 1
+        stories.setdefault(story, (when, title, site, url, evidence))
+    followers = len(subscriptions.get(topic, ()))
+    console.print(
+        f"Topic {topic} (rule {rule.version}) since {start:%Y-%m-%d}: {len(rows)} articles "
+        f"checked, {matched_articles} match, {len(stories)} distinct stories -> "
+        f"{len(stories) * followers} alerts for {followers} subscriber(s). Nothing was sent."
+    )
+    table = Table(title="Sample matches (newest first)")
+    for column in ("date", "title", "source", "evidence"):
+        table.add_column(column, overflow="fold")
+    for when, title, site, _url, evidence in list(stories.values())[:samples]:
+        table.add_row(f"{when:%Y-%m-%d}", title or "", site or "", "; ".join(evidence[:4]))
+    console.print(table)
+
+
+def _since(value: str) -> datetime:
+    import re
+    from datetime import timedelta
+
+    match = re.fullmatch(r"(\d+)([dw])", value.strip())
+    if match:
+        days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+        return datetime.now(UTC) - timedelta(days=days)
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        raise Fail(f"--since {value!r}: expected 90d, 12w or a date like 2024-01-31") from None
+
+
+@app.command()
+def digest(
+    config: ConfigOption = None,
+    force: Annotated[bool, typer.Option(help="Send now even if today's digest went out.")] = False,
+) -> None:
+    """Send the digests that are due: waiting alerts grouped by topic, newest first.
+
+    Example:
+
+        spacewatch digest --config spacewatch.toml
+    """
+    from .delivery import send_digests
+
+    cfg = _load(config)
+    with _writer(cfg) as con:
+        summary = send_digests(con, cfg, datetime.now(UTC), force=force)
+    console.print(f"{summary.digests} digest(s) sent covering {summary.sent} alerts")
+    for error in summary.errors:
+        console.print(f"  {error}", markup=False, highlight=False)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     workdir: Annotated[
@@ -380,7 +623,9 @@ def demo(
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except Fail as exc:
         print(f"spacewatch: error: {exc}", file=sys.stderr)
         sys.exit(exc.code)
@@ -391,12 +636,11 @@ def main() -> None:
         print("spacewatch: interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # the last resort: one line, not a traceback
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        # Usage errors come from the click that typer bundles; recognise them by shape.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
+        if type(exc).__name__ == "Exit" and hasattr(exc, "exit_code"):
             sys.exit(exc.exit_code)
         print(
             f"spacewatch: error: {type(exc).__name__}: {exc} (run with --verbose for details)",

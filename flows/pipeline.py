@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.events import emit_event
 
 from ..extractors.models import Article, ArticleCandidate, FeedState, FeedUpdate
 from ..extractors.polling import due_feeds
@@ -27,6 +28,7 @@ from ..warehouse import store, tags
 from ..warehouse.connect import open_for_writing, writer_lock
 from . import steps
 from .config import Config, load_config
+from .delivery import DeliverySummary, deliver_due
 from .tagging import load_tagger
 from .topics import load_rules
 
@@ -52,6 +54,9 @@ class RunSummary:
     stories_new: int = 0
     syndicated_copies: int = 0
     alerts_new: int = 0
+    alerts_sent: int = 0
+    alerts_deferred: int = 0
+    alerts_failed: int = 0
     poll_s: float = 0.0
     articles_s: float = 0.0
     extract_s: float = 0.0
@@ -71,8 +76,9 @@ class RunSummary:
             f"articles: {self.articles_new} new, {self.articles_duplicate} already stored, "
             f"{self.articles_extracted} extracted, {self.articles_fallback} from feed text, "
             f"{self.articles_empty} without text, {self.pages_failed} pages failed",
-            f"stories: {self.stories_new} new, {self.syndicated_copies} syndicated copies; "
-            f"alerts: {self.alerts_new} new",
+            f"stories: {self.stories_new} new, {self.syndicated_copies} syndicated copies",
+            f"alerts: {self.alerts_new} new, {self.alerts_sent} sent, "
+            f"{self.alerts_deferred} deferred, {self.alerts_failed} failed or to retry",
             f"time: {self.total_s:.1f} s (polling {self.poll_s:.1f} s, "
             f"articles {self.articles_s:.1f} s)",
         ]
@@ -167,6 +173,26 @@ def store_chunk_task(
     return saved, time.perf_counter() - started
 
 
+@task(name="deliver-alerts", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def deliver_task(con: duckdb.DuckDBPyConnection, config: Config) -> DeliverySummary:
+    """Immediate alerts that are due, and failed ones whose retry time has come."""
+    return deliver_due(con.cursor(), config, _now())
+
+
+def emit_matches(matches: tuple[tuple[str, int, int], ...], topics: dict[str, str]) -> None:
+    """One Prefect event per new topic match, for operators' own automations. Delivery never
+    depends on them."""
+    for topic_id, story_id, article_id in matches:
+        emit_event(
+            event="spacewatch.topic.matched",
+            resource={
+                "prefect.resource.id": f"spacewatch.topic.{topic_id}",
+                "prefect.resource.name": topics.get(topic_id, topic_id),
+            },
+            payload={"topic": topic_id, "story_id": story_id, "article_id": article_id},
+        )
+
+
 @task(name="save-polls", cache_policy=NO_CACHE)
 def save_polls_task(con: duckdb.DuckDBPyConnection, run_id: int, updates: list[FeedUpdate]) -> None:
     store.save_feed_updates(con.cursor(), run_id, updates)
@@ -247,6 +273,7 @@ def _run_cycle(con: duckdb.DuckDBPyConnection, config: Config, pool: ProcessPool
             summary.stories_new += saved.stories_new
             summary.syndicated_copies += saved.syndicated_copies
             summary.alerts_new += saved.alerts_new
+            emit_matches(saved.matches, {t.id: t.name for t in config.topics})
         summary.articles_s = time.perf_counter() - t0
 
         # Validators move only now, after every new entry of these feeds is stored: a run that
@@ -255,6 +282,12 @@ def _run_cycle(con: duckdb.DuckDBPyConnection, config: Config, pool: ProcessPool
             _with_new_entries(p.update, selection.new_entries.get(p.state.feed_id)) for p in polled
         ]
         save_polls_task(con, run_id, updates)
+        if config.subscribers:
+            delivered = deliver_task(con, config)
+            summary.alerts_sent = delivered.sent
+            summary.alerts_deferred = delivered.deferred
+            summary.alerts_failed = delivered.failed + delivered.retrying
+            summary.failures += delivered.errors
         if summary.articles_new:
             emerging_task(con, config)
         summary.total_s = time.perf_counter() - started

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer.main
@@ -30,15 +31,24 @@ def spacewatch(*args: str, env: dict[str, str] | None = None, cwd: Path | None =
 
 
 def command_names() -> list[str]:
-    group = typer.main.get_group(app)
-    return sorted(group.commands)
+    """Every command path, sub-commands included: "run", "alerts retry"..."""
+
+    def walk(group: Any, prefix: str) -> list[str]:
+        names = []
+        for name, command in group.commands.items():
+            names.append(f"{prefix}{name}")
+            if hasattr(command, "commands"):
+                names += walk(command, f"{prefix}{name} ")
+        return names
+
+    return sorted(walk(typer.main.get_group(app), ""))
 
 
 def test_every_command_has_help_with_an_example() -> None:
     names = command_names()
-    assert {"run", "feeds", "demo"} <= set(names)
+    assert {"run", "feeds", "demo", "tag", "retag", "alerts", "alerts test", "topics backtest"} <= set(names)
     for name in names:
-        result = spacewatch(name, "--help")
+        result = spacewatch(*name.split(), "--help")
         assert result.returncode == 0, (name, result.stderr)
         assert "Example" in result.stdout, name
         assert "spacewatch " + name in result.stdout, name

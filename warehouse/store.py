@@ -25,6 +25,7 @@ class SaveStats:
     stories_new: int = 0
     syndicated_copies: int = 0
     alerts_new: int = 0
+    matches: tuple[tuple[str, int, int], ...] = ()  # (topic, story, article) matched now
 
 
 def _arrow(rows: Sequence[dict[str, Any]], schema: pa.Schema) -> pa.Table:
@@ -340,6 +341,7 @@ def save_articles(
         existing = known_articles(con, unique)
         fresh = [a for url, a in unique.items() if url not in existing]
         stories_new = copies = alerts_new = 0
+        matches: tuple[tuple[str, int, int], ...] = ()
         if fresh:
             ids = [
                 int(r[0])
@@ -427,8 +429,11 @@ def save_articles(
                     ],
                 )
                 alerts_new = insert_alerts(con, planned, now)
+                matches = tuple(
+                    dict.fromkeys((p.topic_id, p.story_id, p.article_id) for p in planned)
+                )
         sources_new = _insert_sources(con, run_id, now, links)
-    return SaveStats(len(fresh), sources_new, stories_new, copies, alerts_new)
+    return SaveStats(len(fresh), sources_new, stories_new, copies, alerts_new, matches)
 
 
 # --- runs ------------------------------------------------------------------------------------

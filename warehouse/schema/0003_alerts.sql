@@ -37,3 +37,12 @@ CREATE TABLE alert_deliveries (
 );
 
 ALTER TABLE runs ADD COLUMN alerts_new INTEGER;
+
+-- When each subscriber last received a digest.
+CREATE TABLE digests (
+    subscriber VARCHAR PRIMARY KEY,
+    last_sent_at TIMESTAMPTZ NOT NULL
+);
+ALTER TABLE runs ADD COLUMN alerts_sent INTEGER;
+ALTER TABLE runs ADD COLUMN alerts_deferred INTEGER;
+ALTER TABLE runs ADD COLUMN alerts_failed INTEGER;

@@ -1,0 +1,146 @@
+"""Alert delivery through Apprise to real receivers on loopback: SMTP (aiosmtpd) and a webhook."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from receivers import WebhookSink, smtp_server
+
+from helpers import query, sample_feeds, write_config
+from spacewatch.flows import pipeline
+from spacewatch.flows.config import load_config
+from spacewatch.flows.delivery import deliver_due, send_digests
+from spacewatch.loopback import LoopbackServer
+from spacewatch.warehouse.connect import open_for_writing
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+SPACEWATCH = str(Path(sys.executable).with_name("spacewatch"))
+SECRET = "s3cr3t-t0ken"
+
+
+def alerting_config(tmp_path: Path, base_url: str, mail_url: str, hook_url: str, extra: str = "") -> Path:
+    config = write_config(tmp_path, sample_feeds(base_url))
+    config.write_text(
+        config.read_text()
+        + f"""
+[alerts]
+timeout_s = 10
+retry_base_s = 60
+
+[[topics]]
+id = "lunar_station"
+name = "Lunar station"
+themes = ["moon_base_ilrs"]
+
+[[topics]]
+id = "space_force_deployment"
+name = "Space Force deployments"
+themes = ["space_force_deployment"]
+severity = "warning"
+
+[[subscribers]]
+name = "desk"
+urls = ["{mail_url}", "{hook_url}"]
+topics = ["lunar_station", "space_force_deployment"]
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_run_delivers_each_alert_once_by_email_and_webhook(tmp_path: Path, sample_server: LoopbackServer) -> None:
+    with smtp_server() as smtp, WebhookSink() as hook:
+        hook_url = hook.url(f"/hook?token={SECRET}").replace("json://", f"json://user:{SECRET}@")
+        config = alerting_config(tmp_path, sample_server.base_url, smtp.url(), hook_url)
+        summary = pipeline.run_pipeline(config)
+        second = pipeline.run_pipeline(config)
+
+    wh = tmp_path / "wh.duckdb"
+    alerts = query(wh, "SELECT alert_id, status FROM alerts ORDER BY alert_id")
+    assert summary.alerts_new == len(alerts) > 0
+    assert summary.alerts_sent == len(alerts) and second.alerts_sent == 0
+    assert {s for _, s in alerts} == {"sent"}
+    # Exactly one email and one webhook post per alert, each naming its alert id.
+    assert len(smtp.messages) == len(hook.posts) == len(alerts)
+    for alert_id, _ in alerts:
+        assert sum(f"Spacewatch alert #{alert_id}<" in body for body in smtp.html_bodies()) == 1
+        assert sum(f"Spacewatch alert #{alert_id}" in post.get("message", "") for post in hook.posts) == 1
+    # Email is HTML with the evidence highlighted; chat gets Markdown.
+    assert all("<mark>" in body for body in smtp.html_bodies())
+    assert all("**" in post["message"] and post["title"] for post in hook.posts)
+    # The syndicated wire story (three outlets) produced one lunar-station alert.
+    ilrs = query(wh, "SELECT count(*) FROM alerts al JOIN articles a USING (article_id) WHERE al.topic_id = 'lunar_station' AND a.story_id IN (SELECT story_id FROM articles WHERE title LIKE 'Russia and China unveil%')")
+    assert ilrs == [(1,)]
+    # Secrets appear nowhere in the warehouse.
+    dump = str(query(wh, "SELECT * FROM alerts")) + str(query(wh, "SELECT * FROM alert_deliveries"))
+    assert SECRET not in dump
+
+
+def test_smtp_down_then_up_every_alert_arrives_exactly_once(tmp_path: Path, sample_server: LoopbackServer) -> None:
+    with smtp_server() as smtp, WebhookSink() as hook:
+        config = alerting_config(tmp_path, sample_server.base_url, smtp.url(), hook.url())
+        smtp.stop()  # the mail server is down during the run
+        summary = pipeline.run_pipeline(config)
+        assert summary.alerts_sent == 0 and summary.alerts_failed == summary.alerts_new > 0
+        wh = tmp_path / "wh.duckdb"
+        rows = query(wh, "SELECT status, attempts, last_error FROM alerts")
+        assert {r[0] for r in rows} == {"pending"} and {r[1] for r in rows} == {1}
+        assert all("mailto://" in r[2] and "json://" not in r[2] for r in rows)  # only the mail failed
+        posts_after_first = len(hook.posts)
+        assert posts_after_first == len(rows)  # the webhook got them at once
+
+        smtp.start()
+        cfg = load_config(config)
+        con = open_for_writing(wh)
+        try:
+            early = deliver_due(con, cfg, datetime.now(UTC))  # retry not due yet
+            assert early.sent == 0
+            later = deliver_due(con, cfg, datetime.now(UTC) + timedelta(minutes=5))
+        finally:
+            con.close()
+        assert later.sent == len(rows)
+        assert len(smtp.messages) == len(rows)
+        assert len(hook.posts) == posts_after_first  # not sent again to the webhook
+        assert {r[0] for r in query(wh, "SELECT status FROM alerts")} == {"sent"}
+
+
+def test_hourly_cap_rolls_the_excess_into_the_digest(tmp_path: Path, sample_server: LoopbackServer) -> None:
+    with smtp_server() as smtp, WebhookSink() as hook:
+        config = alerting_config(tmp_path, sample_server.base_url, smtp.url(), hook.url(), extra="max_per_hour = 1")
+        summary = pipeline.run_pipeline(config)
+        assert summary.alerts_new >= 3
+        assert summary.alerts_sent == 1 and summary.alerts_deferred == summary.alerts_new - 1
+        wh = tmp_path / "wh.duckdb"
+        con = open_for_writing(wh)
+        try:
+            digest = send_digests(con, load_config(config), datetime.now(UTC), force=True)
+        finally:
+            con.close()
+        assert digest.digests == 1 and digest.sent == summary.alerts_new - 1
+        assert len(hook.posts) == 2  # one alert, one digest
+        assert "digest" in hook.posts[1]["title"].lower()
+        assert {r[0] for r in query(wh, "SELECT status FROM alerts")} == {"sent"}
+
+
+def test_alerts_test_command_reports_each_destination(tmp_path: Path) -> None:
+    with smtp_server() as smtp, WebhookSink() as hook:
+        config = write_config(tmp_path, [("https://example.org/feed", None)])
+        config.write_text(
+            config.read_text()
+            + f'\n[[topics]]\nid = "t"\nname = "T"\nthemes = ["moon_base_ilrs"]\n'
+            f'[[subscribers]]\nname = "desk"\nurls = ["{smtp.url()}", "{hook.url()}", "json://127.0.0.1:9/down", "env:SPACEWATCH_MISSING_URL"]\ntopics = ["t"]\n',
+            encoding="utf-8",
+        )
+        env = {k: v for k, v in os.environ.items() if k != "SPACEWATCH_MISSING_URL"}
+        result = subprocess.run([SPACEWATCH, "alerts", "test", "desk", "--config", str(config)], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert len(smtp.messages) == 1 and len(hook.posts) == 1
+    out = result.stdout
+    assert out.count("ok") >= 2 and "failed" in out
+    assert "environment variable SPACEWATCH_MISSING_URL is not set" in out
