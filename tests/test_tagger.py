@@ -347,3 +347,15 @@ def test_discover_candidates() -> None:
     assert not {"Dmitry Rogozin", "International Lunar Research Station"} & set(names)
     everything = discover_candidates(tagger(), [t for _, t in texts], only_relevant=False)
     assert next(c for c in everything if c.name == "Lunar Polar Consortium").documents == 4
+
+
+def test_no_space_vocabulary_means_no_themes() -> None:
+    res = tag(
+        "The Pentagon asked lawmakers for a bigger shipbuilding budget, and Congress is expected to "
+        "pass the legislation before the appropriations deadline, defence officials said."
+    )
+    assert not res.relevant and res.themes == ()
+    # Space-specific words in any judged language keep themes on.
+    assert "space_militarization" in themes(
+        "Минобороны провело испытание противоспутникового оружия и обвинило США в милитаризации."
+    )
