@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes, policy
@@ -74,14 +75,18 @@ def smtp_server() -> Iterator[SMTPServer]:
 class WebhookSink:
     """Collects JSON POSTs, as Apprise's json:// sends them."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay_s: float = 0.0) -> None:
         self.posts: list[dict] = []
+        self.times: list[float] = []
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = self.rfile.read(length)
+                if delay_s:
+                    time.sleep(delay_s)  # a slow destination, to interrupt delivery midway
+                sink.times.append(time.time())
                 try:
                     sink.posts.append(json.loads(body))
                 except ValueError:

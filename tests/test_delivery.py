@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -144,3 +145,58 @@ def test_alerts_test_command_reports_each_destination(tmp_path: Path) -> None:
     out = result.stdout
     assert out.count("ok") >= 2 and "failed" in out
     assert "environment variable SPACEWATCH_MISSING_URL is not set" in out
+
+
+def test_sigkill_during_delivery_loses_nothing_and_resends_nothing_marked_sent(tmp_path: Path, sample_server: LoopbackServer) -> None:
+    import signal
+    import time
+
+    with WebhookSink(delay_s=0.7) as hook:
+        config = write_config(tmp_path, sample_feeds(sample_server.base_url))
+        config.write_text(
+            config.read_text()
+            + f'\n[[topics]]\nid = "any"\nname = "Any policy"\nthemes = ["moon_base_ilrs", "space_militarization", "artemis_gateway", "space_force_deployment"]\n'
+            f'[[subscribers]]\nname = "desk"\nurls = ["{hook.url()}"]\ntopics = ["any"]\n',
+            encoding="utf-8",
+        )
+        proc = subprocess.Popen([SPACEWATCH, "run", "--config", str(config)], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 240
+        while len(hook.posts) < 2 and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert len(hook.posts) >= 2, "delivery never started"
+        os.killpg(proc.pid, signal.SIGKILL)  # the run and its Prefect server, mid-delivery
+        proc.wait(timeout=30)
+
+        wh = tmp_path / "wh.duckdb"
+        total = query(wh, "SELECT count(*) FROM alerts")[0][0]
+        sent_before = {r[0] for r in query(wh, "SELECT alert_id FROM alerts WHERE status = 'sent'")}
+        assert 0 < len(sent_before) < total  # really interrupted midway
+
+        result = subprocess.run([SPACEWATCH, "alerts", "retry", "--config", str(config)], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    received = [int(m.group(1)) for post in hook.posts if (m := re.search(r"Spacewatch alert #(\d+)", post["message"]))]
+    assert set(received) == {r[0] for r in query(wh, "SELECT alert_id FROM alerts")}  # none missing
+    for alert_id in sent_before:
+        assert received.count(alert_id) == 1, alert_id  # none marked sent was sent again
+    assert {r[0] for r in query(wh, "SELECT status FROM alerts")} == {"sent"}
+
+
+def test_backtest_counts_stories_and_sends_nothing(tmp_path: Path, sample_server: LoopbackServer) -> None:
+    with WebhookSink() as hook:
+        config = alerting_config(tmp_path, sample_server.base_url, "json://127.0.0.1:9/unused", hook.url())
+        text = config.read_text().replace("[[subscribers]]", "[[topics]]\nid = \"asat\"\nname = \"ASAT\"\nthemes = [\"space_militarization\"]\nkeywords = 'asat OR \"anti-satellite\"'\n\n[[subscribers]]", 1)
+        config.write_text(text.replace('urls = [', 'urls = [').replace("[[subscribers]]\nname = \"desk\"", "[[subscribers]]\nname = \"desk\"", 1), encoding="utf-8")
+        # Store the sample without any subscriber following the new topic.
+        pipeline.run_pipeline(config)
+        posts = len(hook.posts)
+        result = subprocess.run([SPACEWATCH, "topics", "backtest", "asat", "--since", "3650d", "--config", str(config)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert len(hook.posts) == posts  # nothing sent
+    assert "Topic asat" in result.stdout and "Nothing was sent" in result.stdout
+    match = re.search(r"(\d+) match, (\d+) distinct stories -> (\d+) alerts for 0 subscriber", result.stdout)
+    assert match and int(match.group(2)) >= 1
+    assert "anti-satellite" in result.stdout.lower()
+
+    result = subprocess.run([SPACEWATCH, "alerts", "--config", str(config)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "Recent alerts" in result.stdout and "desk" in result.stdout
