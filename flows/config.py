@@ -147,6 +147,9 @@ class SubscriberConfig(_Strict):
 
 class AlertsConfig(_Strict):
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
+    # Seconds between two messages to the same destination. Apprise's own default (5.5 s)
+    # keeps chat services from rate-limiting us; a local mail relay can take 0.
+    min_interval_s: Annotated[float, Field(ge=0, le=600)] = 5.5
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
     retry_base_s: Annotated[float, Field(ge=0)] = 60.0
     retry_max_s: Annotated[float, Field(ge=0)] = 6 * 3600.0

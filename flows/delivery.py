@@ -73,7 +73,16 @@ def _sender(target: apprise.Apprise, html: bool) -> Callable[[Message], bool]:
     return send
 
 
-def destinations(subscriber: SubscriberConfig) -> tuple[list[Destination], list[str]]:
+def _pace(target: apprise.Apprise, interval_s: float | None) -> apprise.Apprise:
+    if interval_s is not None:
+        for plugin in target:
+            plugin.request_rate_per_sec = interval_s
+    return target
+
+
+def destinations(
+    subscriber: SubscriberConfig, interval_s: float | None = None
+) -> tuple[list[Destination], list[str]]:
     """Apprise targets of a subscriber, and problems (already masked) with its entries."""
     found, problems = [], []
     for index, entry in enumerate(subscriber.urls, start=1):
@@ -91,7 +100,9 @@ def destinations(subscriber: SubscriberConfig) -> tuple[list[Destination], list[
                 continue
             target = apprise.Apprise()
             target.add(cfg)
-            found.append(Destination(f"config:{entry[7:]}", _sender(target, html=False)))
+            found.append(
+                Destination(f"config:{entry[7:]}", _sender(_pace(target, interval_s), html=False))
+            )
             continue
         else:
             entries = [(entry, None)]
@@ -101,7 +112,9 @@ def destinations(subscriber: SubscriberConfig) -> tuple[list[Destination], list[
                 problems.append(f"destination #{index}: not a valid Apprise URL ({_masked(url)})")
                 continue
             html = url.split("://", 1)[0].lower() in ("mailto", "mailtos")
-            found.append(Destination(label or _masked(url), _sender(target, html)))
+            found.append(
+                Destination(label or _masked(url), _sender(_pace(target, interval_s), html))
+            )
     return found, problems
 
 
@@ -225,7 +238,7 @@ def deliver_due(
             summary.deferred += 1
             continue
         if sub_name not in resolved:
-            resolved[sub_name] = destinations(sub)
+            resolved[sub_name] = destinations(sub, config.alerts.min_interval_s)
         targets, problems = resolved[sub_name]
         message = format_alert(view)
         done = _delivered(con, view.alert_id)
@@ -296,7 +309,7 @@ def send_digests(
             continue
         views = [v for v, _, _ in _views(rows, names)]
         message = format_digest(sub.name, views, now)
-        targets, problems = destinations(sub)
+        targets, problems = destinations(sub, config.alerts.min_interval_s)
         errors = list(problems)
         for target in targets:
             error = send_with_timeout(target, message, config.alerts.timeout_s)

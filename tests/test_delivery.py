@@ -32,6 +32,7 @@ def alerting_config(tmp_path: Path, base_url: str, mail_url: str, hook_url: str,
 [alerts]
 timeout_s = 10
 retry_base_s = 60
+min_interval_s = 0
 
 [[topics]]
 id = "lunar_station"
@@ -155,6 +156,7 @@ def test_sigkill_during_delivery_loses_nothing_and_resends_nothing_marked_sent(t
         config = write_config(tmp_path, sample_feeds(sample_server.base_url))
         config.write_text(
             config.read_text()
+            + '\n[alerts]\nmin_interval_s = 0\n'
             + f'\n[[topics]]\nid = "any"\nname = "Any policy"\nthemes = ["moon_base_ilrs", "space_militarization", "artemis_gateway", "space_force_deployment"]\n'
             f'[[subscribers]]\nname = "desk"\nurls = ["{hook.url()}"]\ntopics = ["any"]\n',
             encoding="utf-8",

@@ -1,0 +1,85 @@
+"""End-to-end alert latency in the demo setting: `spacewatch run` started in a fresh process
+(Prefect's embedded server included) until each alert email arrives at a real SMTP server.
+
+    python bench/alert_latency.py
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from email import message_from_bytes, policy
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+from spacewatch.loopback import SAMPLE_DIR, LoopbackServer, load_sample_routes
+
+
+class Arrivals:
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[attr-defined]
+        self.times.append(time.time())
+        return "250 OK"
+
+
+def main() -> int:
+    arrivals = Arrivals()
+    with socket.socket() as probe:  # aiosmtpd's readiness check cannot use port 0
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(arrivals, hostname="127.0.0.1", port=port)
+    smtp.start()
+    manifest = tomllib.loads((SAMPLE_DIR / "manifest.toml").read_text("utf-8"))
+    with tempfile.TemporaryDirectory() as tmp, LoopbackServer() as server:
+        for path, route in load_sample_routes(server.base_url).items():
+            server.set(path, route)
+        feeds = "".join(
+            f'[[feeds]]\nurl = "{server.base_url}/feeds/{f["file"]}"\n' for f in manifest["feeds"]
+        )
+        config = Path(tmp) / "spacewatch.toml"
+        config.write_text(
+            '[warehouse]\npath = "w.duckdb"\n[fetch]\nallow_private_addresses = true\n'
+            + feeds
+            + '[[topics]]\nid = "sfd"\nname = "Space Force deployments"\n'
+            'themes = ["space_force_deployment"]\n'
+            '[[topics]]\nid = "lunar"\nname = "Lunar station"\nthemes = ["moon_base_ilrs"]\n'
+            f'[[subscribers]]\nname = "desk"\nurls = ["mailto://127.0.0.1:{port}'
+            '?from=a@example.com&to=desk@example.com"]\ntopics = ["sfd", "lunar"]\n',
+            encoding="utf-8",
+        )
+        env_home = Path(tmp) / "prefect"
+        started = time.time()
+        subprocess.run(
+            [str(Path(sys.executable).with_name("spacewatch")), "run", "--config", str(config)],
+            check=True,
+            env={
+                "PREFECT_HOME": str(env_home),
+                "PATH": "/usr/bin:/bin",
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            },
+        )
+        finished = time.time()
+    smtp.stop()
+    latencies = [t - started for t in arrivals.times]
+    print(f"alerts received: {len(latencies)}")
+    if latencies:
+        print(
+            f"latency from `spacewatch run` start: first {min(latencies):.1f} s, "
+            f"median {statistics.median(latencies):.1f} s, last {max(latencies):.1f} s; "
+            f"whole command {finished - started:.1f} s "
+            "(fresh Prefect home: the embedded server's start is included)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
