@@ -1,7 +1,7 @@
 """End-to-end alert latency in the demo setting: `spacewatch run` started in a fresh process
 (Prefect's embedded server included) until each alert email arrives at a real SMTP server.
 
-    python bench/alert_latency.py
+    python bench/alert_latency.py [--interval 0]
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ class Arrivals:
 
 
 def main() -> int:
+    # --interval S sets [alerts] min_interval_s (default: the configuration's default, 5.5 s).
+    interval = sys.argv[sys.argv.index("--interval") + 1] if "--interval" in sys.argv else None
     arrivals = Arrivals()
     with socket.socket() as probe:  # aiosmtpd's readiness check cannot use port 0
         probe.bind(("127.0.0.1", 0))
@@ -49,6 +51,7 @@ def main() -> int:
         config.write_text(
             '[warehouse]\npath = "w.duckdb"\n[fetch]\nallow_private_addresses = true\n'
             + feeds
+            + (f"[alerts]\nmin_interval_s = {interval}\n" if interval is not None else "")
             + '[[topics]]\nid = "sfd"\nname = "Space Force deployments"\n'
             'themes = ["space_force_deployment"]\n'
             '[[topics]]\nid = "lunar"\nname = "Lunar station"\nthemes = ["moon_base_ilrs"]\n'
