@@ -584,11 +584,19 @@ def digest(
 
         spacewatch digest --config spacewatch.toml
     """
-    from .delivery import send_digests
-
     cfg = _load(config)
-    with _writer(cfg) as con:
-        summary = send_digests(con, cfg, datetime.now(UTC), force=force)
+    if not cfg.warehouse_path.exists():
+        raise Fail(f"{cfg.warehouse_path}: warehouse not found (run `spacewatch run` first)")
+    prefect_environment(False)
+    from .delivery import DeliverySummary
+    from .pipeline import digest_flow
+
+    try:
+        summary = DeliverySummary(**digest_flow(str(cfg.source), force, 0.0))
+    except WarehouseBusy as exc:
+        raise Fail(str(exc), EXIT_BUSY) from None
+    except (WarehouseError, SchemaError) as exc:
+        raise Fail(str(exc)) from None
     console.print(f"{summary.digests} digest(s) sent covering {summary.sent} alerts")
     for error in summary.errors:
         console.print(f"  {error}", markup=False, highlight=False)

@@ -28,7 +28,7 @@ from ..warehouse import store, tags
 from ..warehouse.connect import open_for_writing, writer_lock
 from . import steps
 from .config import Config, load_config
-from .delivery import DeliverySummary, deliver_due
+from .delivery import DeliverySummary, deliver_due, send_digests
 from .tagging import load_tagger
 from .topics import load_rules
 
@@ -335,6 +335,20 @@ def pipeline(config_path: str, wait_s: float = 0.0) -> dict:
     for line in summary.lines():
         logger.info(line)
     _publish(summary, config)
+    return asdict(summary)
+
+
+@flow(name="spacewatch-digest", log_prints=True)
+def digest_flow(config_path: str, force: bool = False, wait_s: float = 60.0) -> dict:
+    """Send the digests that are due (scheduled daily by the operations deployment)."""
+    config = load_config(config_path)
+    with writer_lock(config.warehouse_path, wait_s):
+        con = open_for_writing(config.warehouse_path)
+        try:
+            summary = send_digests(con, config, _now(), force=force)
+        finally:
+            con.close()
+    get_run_logger().info(f"{summary.digests} digest(s) sent covering {summary.sent} alerts")
     return asdict(summary)
 
 

@@ -202,3 +202,41 @@ def test_backtest_counts_stories_and_sends_nothing(tmp_path: Path, sample_server
 
     result = subprocess.run([SPACEWATCH, "alerts", "--config", str(config)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "Recent alerts" in result.stdout and "desk" in result.stdout
+
+
+def test_quiet_hours_defer_and_apprise_config_files_work(tmp_path: Path, sample_server: LoopbackServer) -> None:
+    with WebhookSink() as hook:
+        apprise_file = tmp_path / "apprise.txt"
+        apprise_file.write_text(hook.url("/from-config") + "\n", encoding="utf-8")
+        config = write_config(tmp_path, sample_feeds(sample_server.base_url))
+        config.write_text(
+            config.read_text()
+            + '\n[alerts]\nmin_interval_s = 0\n'
+            + '\n[[topics]]\nid = "sfd"\nname = "Space Force deployments"\nthemes = ["space_force_deployment"]\n'
+            + f'[[subscribers]]\nname = "night-desk"\nurls = ["config:{apprise_file}"]\ntopics = ["sfd"]\n'
+            + 'quiet_hours_utc = "22-07"\nmode = "immediate"\n',
+            encoding="utf-8",
+        )
+        cfg = load_config(config)
+        summary = pipeline.run_pipeline(config)
+        wh = tmp_path / "wh.duckdb"
+        count = query(wh, "SELECT count(*) FROM alerts")[0][0]
+        assert count == summary.alerts_new > 0
+        con = open_for_writing(wh)
+        try:
+            # Undo the run's delivery, as if the alerts had been created at night.
+            con.execute("UPDATE alerts SET status = 'pending', sent_at = NULL, next_attempt_at = now() - INTERVAL 1 MINUTE")
+            con.execute("DELETE FROM alert_deliveries")
+            posts_before = len(hook.posts)
+            day = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+            night = day.replace(hour=23, minute=30)
+            quiet = deliver_due(con, cfg, night)
+            assert quiet.deferred == count and quiet.sent == 0 and len(hook.posts) == posts_before
+            wait = con.execute("SELECT DISTINCT next_attempt_at FROM alerts").fetchall()
+            end = (day + timedelta(days=1)).replace(hour=7)
+            assert wait == [(end,)]
+            morning = deliver_due(con, cfg, end + timedelta(minutes=5))
+        finally:
+            con.close()
+        assert morning.sent == count
+        assert len(hook.posts) == posts_before + count  # through the Apprise config file
