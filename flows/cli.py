@@ -604,6 +604,205 @@ def digest(
         raise typer.Exit(1)
 
 
+READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+
+
+def open_analyst_view(cfg: Config) -> duckdb.DuckDBPyConnection:
+    from ..warehouse.fts import FtsUnavailable
+    from ..warehouse.snapshot import SnapshotMissing, open_snapshot
+
+    try:
+        return open_snapshot(cfg.warehouse_path)
+    except (SnapshotMissing, FtsUnavailable) as exc:
+        raise Fail(str(exc)) from None
+
+
+def check_read_only(sql: str, con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse anything but queries, before running any of it."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise Fail(f"cannot parse the query: {str(exc).splitlines()[0]}") from None
+    if not statements:
+        raise Fail("empty query")
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in READ_ONLY_STATEMENTS:
+            raise Fail(
+                f"spacewatch query is read-only: a {kind} statement was refused "
+                "(the warehouse is only changed by the pipeline)"
+            )
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="One or more read-only SQL statements.")],
+    config: ConfigOption = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, csv, json or parquet.")
+    ] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead.")] = None,
+) -> None:
+    """Run read-only SQL on the analysts' snapshot (never blocks or changes the warehouse).
+
+    The snapshot is published at the end of every run: it is as fresh as the last completed
+    run. Views: v_articles, v_actor_mentions, v_theme_mentions, v_actor_trends,
+    v_theme_trends, v_recurring, v_emerging_actors, v_feed_health (docs/warehouse.md).
+
+    Example:
+
+        spacewatch query "SELECT title, themes FROM v_articles WHERE relevant" --format csv
+    """
+    if output_format not in ("table", "csv", "json", "parquet"):
+        raise Fail(f"--format {output_format!r}: expected table, csv, json or parquet", EXIT_CONFIG)
+    if output_format == "parquet" and out is None:
+        raise Fail("--format parquet needs --out FILE", EXIT_CONFIG)
+    cfg = _load(config)
+    con = open_analyst_view(cfg)
+    try:
+        check_read_only(sql, con)
+        statements = con.extract_statements(sql)
+        for statement in statements[:-1]:
+            con.execute(statement)
+        try:
+            relation = con.sql(statements[-1].query)
+        except duckdb.Error as exc:
+            raise Fail(f"query failed: {str(exc).splitlines()[0]}") from None
+        _emit(relation, output_format, out)
+    finally:
+        con.close()
+
+
+def _emit(relation: duckdb.DuckDBPyRelation | None, output_format: str, out: Path | None) -> None:
+    import json
+
+    if relation is None:
+        return
+    if output_format == "parquet":
+        relation.write_parquet(str(out))
+        console.print(f"wrote {out}")
+        return
+    if output_format == "csv":
+        if out is not None:
+            relation.write_csv(str(out))
+            console.print(f"wrote {out}")
+        else:
+            import csv
+
+            writer = csv.writer(sys.stdout)
+            writer.writerow(relation.columns)
+            writer.writerows(relation.fetchall())
+        return
+    columns = relation.columns
+    rows = relation.fetchall()
+    if output_format == "json":
+        text = "\n".join(
+            json.dumps(dict(zip(columns, row, strict=True)), default=str, ensure_ascii=False)
+            for row in rows
+        )
+        if out is not None:
+            out.write_text(text + "\n", encoding="utf-8")
+            console.print(f"wrote {out}")
+        else:
+            sys.stdout.write(text + ("\n" if text else ""))
+        return
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("NULL" if v is None else str(v) for v in row))
+    console.print(table)
+    console.print(f"{len(rows)} row(s)")
+
+
+@app.command()
+def sql(config: ConfigOption = None) -> None:
+    """Print the command that opens the analysts' snapshot in the DuckDB shell, read-only.
+
+    Example:
+
+        spacewatch sql
+        $(spacewatch sql)
+    """
+    from ..warehouse.snapshot import snapshot_path
+
+    cfg = _load(config)
+    path = snapshot_path(cfg.warehouse_path)
+    if not path.exists():
+        raise Fail(f"{path}: no analysts' snapshot yet (run `spacewatch run` first)")
+    print(f"duckdb -readonly {path.resolve()}")
+
+
+@app.command()
+def search(
+    text: Annotated[str, typer.Argument(help="Words to look for, ranked by BM25.")],
+    config: ConfigOption = None,
+    actor: Annotated[
+        list[str] | None, typer.Option(help="Only articles naming this actor id.")
+    ] = None,
+    theme: Annotated[
+        list[str] | None, typer.Option(help="Only articles with this theme id.")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="Site or feed name contains this.")] = None,
+    since: Annotated[str | None, typer.Option(help="From this date (2021-01-01) or 90d.")] = None,
+    until: Annotated[str | None, typer.Option(help="Up to this date, inclusive.")] = None,
+    relevant: Annotated[bool, typer.Option(help="Only space-policy articles.")] = False,
+    limit: Annotated[int, typer.Option(help="How many results.")] = 20,
+    output_format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Full-text search over titles and texts, with filters on dates, actors, themes, sources.
+
+    Example:
+
+        spacewatch search "lunar station" --actor roscosmos --since 2021-01-01
+    """
+    cfg = _load(config)
+    where, params = ["score IS NOT NULL"], [text]
+    for actor_id in actor or []:
+        where.append(
+            "EXISTS (SELECT 1 FROM article_actors x "
+            "WHERE x.article_id = v.article_id AND x.actor_id = ?)"
+        )
+        params.append(actor_id)
+    for theme_id in theme or []:
+        where.append(
+            "EXISTS (SELECT 1 FROM article_themes x "
+            "WHERE x.article_id = v.article_id AND x.theme_id = ?)"
+        )
+        params.append(theme_id)
+    if source:
+        where.append(
+            "(v.site_name ILIKE ? OR EXISTS (SELECT 1 FROM article_sources s "
+            "JOIN feeds f USING (feed_id) "
+            "WHERE s.article_id = v.article_id AND coalesce(f.name, f.title, '') ILIKE ?))"
+        )
+        params += [f"%{source}%", f"%{source}%"]
+    if since:
+        where.append("v.event_at >= ?")
+        params.append(_since(since))
+    if until:
+        where.append("v.event_at < ? + INTERVAL 1 DAY")
+        params.append(_since(until))
+    if relevant:
+        where.append("v.relevant")
+    con = open_analyst_view(cfg)
+    try:
+        relation = con.sql(
+            f"""SELECT round(score, 3) AS score, strftime(v.event_at, '%Y-%m-%d') AS date,
+                       v.site_name AS source, v.title, v.themes, v.url
+                FROM (SELECT *, fts_main_articles.match_bm25(article_id, ?) AS score
+                      FROM v_articles) v
+                WHERE {" AND ".join(where)}
+                ORDER BY score DESC, v.article_id LIMIT {int(limit)}""",
+            params=params,
+        )
+        _emit(
+            relation, output_format if output_format in ("table", "csv", "json") else "table", None
+        )
+    finally:
+        con.close()
+
+
 @app.command()
 def demo(
     workdir: Annotated[

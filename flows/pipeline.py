@@ -26,6 +26,7 @@ from ..extractors.tagger import discover_candidates
 from ..seeds.registry import load_corpus
 from ..warehouse import store, tags
 from ..warehouse.connect import open_for_writing, writer_lock
+from ..warehouse.snapshot import publish_snapshot
 from . import steps
 from .config import Config, load_config
 from .delivery import DeliverySummary, deliver_due, send_digests
@@ -62,10 +63,12 @@ class RunSummary:
     extract_s: float = 0.0
     store_s: float = 0.0
     total_s: float = 0.0
+    snapshot_s: float = 0.0  # publishing the analysts' snapshot, after the run is recorded
     failures: list[str] = field(default_factory=list)
 
     def counters(self) -> dict[str, int | float]:
-        return {k: v for k, v in asdict(self).items() if k not in ("run_id", "failures")}
+        skip = ("run_id", "failures", "snapshot_s")
+        return {k: v for k, v in asdict(self).items() if k not in skip}
 
     def lines(self) -> list[str]:
         return [
@@ -191,6 +194,12 @@ def emit_matches(matches: tuple[tuple[str, int, int], ...], topics: dict[str, st
             },
             payload={"topic": topic_id, "story_id": story_id, "article_id": article_id},
         )
+
+
+@task(name="publish-snapshot", cache_policy=NO_CACHE)
+def publish_task(con: duckdb.DuckDBPyConnection, path: Path) -> float:
+    """The analysts' read-only copy, swapped in atomically (see warehouse/snapshot.py)."""
+    return publish_snapshot(con.cursor(), path)[1]
 
 
 @task(name="save-polls", cache_policy=NO_CACHE)
@@ -330,6 +339,7 @@ def pipeline(config_path: str, wait_s: float = 0.0) -> dict:
         con = open_for_writing(path)
         try:
             summary = run_cycle(con, config)
+            summary.snapshot_s = publish_task(con, path)
         finally:
             con.close()
     for line in summary.lines():
