@@ -234,7 +234,8 @@ def run_one(
         "articles_s": summary.articles_s,
         "extract_cpu_s": summary.extract_s,
         "store_s": summary.store_s,
-        "orchestration_s": wall - summary.total_s,
+        "orchestration_s": wall - summary.total_s - summary.snapshot_s,
+        "snapshot_s": summary.snapshot_s,
         "peak_main_mb": self_peak_mb(),
     }
 
