@@ -318,6 +318,7 @@ def main() -> int:
         f"  extraction work in workers {med['extract_cpu_s']:.1f} s "
         f"(/{args.workers} = {med['extract_cpu_s'] / args.workers:.1f} s)"
     )
+    print(f"  analysts' snapshot published in {med['snapshot_s']:.1f} s (inside the wall time)")
     print(
         f"  peak RSS: main process {med['peak_main_mb']:.0f} MB, "
         f"largest worker {children_peak_mb():.0f} MB"
