@@ -321,33 +321,22 @@ def retag(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from ..warehouse.connect import open_for_writing
     from .retag import retag as run_retag
 
     cfg = _load(config)
-    if not cfg.warehouse_path.exists():
-        raise Fail(f"{cfg.warehouse_path}: warehouse not found (run `spacewatch run` first)")
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
     try:
-        with writer_lock(cfg.warehouse_path, wait):
-            con = open_for_writing(cfg.warehouse_path)
-            try:
-                with Progress(
-                    "[progress.description]{task.description}",
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeRemainingColumn(),
-                    console=console,
-                ) as bar:
-                    job = bar.add_task("Re-tagging articles", total=None)
-                    count, version = run_retag(
-                        con, cfg, lambda done, total: bar.update(job, completed=done, total=total)
-                    )
-            finally:
-                con.close()
-    except WarehouseBusy as exc:
-        raise Fail(str(exc), EXIT_BUSY) from None
-    except (WarehouseError, SchemaError) as exc:
-        raise Fail(str(exc)) from None
+        with _writer(cfg, wait) as con, progress as bar:
+            job = bar.add_task("Re-tagging articles", total=None)
+            count, version = run_retag(
+                con, cfg, lambda done, total: bar.update(job, completed=done, total=total)
+            )
     except ValueError as exc:  # RegistryError: file and line
         raise Fail(str(exc), EXIT_CONFIG) from None
     console.print(f"Re-tagged {count} articles with tagger version {version}.")
