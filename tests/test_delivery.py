@@ -182,6 +182,10 @@ def test_sigkill_during_delivery_loses_nothing_and_resends_nothing_marked_sent(t
     for alert_id in sent_before:
         assert received.count(alert_id) == 1, alert_id  # none marked sent was sent again
     assert {r[0] for r in query(wh, "SELECT status FROM alerts")} == {"sent"}
+    # The killed run is marked interrupted by the next run.
+    assert query(wh, "SELECT status FROM runs") == [("running",)]
+    pipeline.run_pipeline(config)
+    assert query(wh, "SELECT status FROM runs ORDER BY run_id") == [("interrupted",), ("completed",)]
 
 
 def test_backtest_counts_stories_and_sends_nothing(tmp_path: Path, sample_server: LoopbackServer) -> None:

@@ -440,6 +440,11 @@ def save_articles(
 
 
 def start_run(con: duckdb.DuckDBPyConnection, now: datetime, flow_run_id: str | None) -> int:
+    # Only one run holds the warehouse, so a row still 'running' belongs to a killed process.
+    con.execute(
+        "UPDATE runs SET status = 'interrupted', error = 'the process stopped before the run "
+        "was recorded as finished' WHERE status = 'running'"
+    )
     row = con.execute(
         """INSERT INTO runs (run_id, flow_run_id, started_at, status)
            VALUES (nextval('run_id_seq'), ?, ?, 'running') RETURNING run_id""",
