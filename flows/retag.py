@@ -15,7 +15,7 @@ from ..warehouse import tags
 from ..warehouse.batch import transaction
 from .config import Config
 from .steps import extraction_pool
-from .tagging import load_tagger
+from .tagging import load_tagger, title_unless_repeated
 
 Row = tuple[int, str | None, str | None, datetime | None, str | None]
 
@@ -26,7 +26,12 @@ def tag_rows(rows: list[Row]) -> list[tuple[int, TagResult]]:
 
     tagger = load_tagger(tagging._PATHS)[0]
     return [
-        (article_id, tagger.tag(text or "", title=title, published=published))
+        (
+            article_id,
+            tagger.tag(
+                text or "", title=title_unless_repeated(title, text or ""), published=published
+            ),
+        )
         for article_id, title, text, published, _language in rows
     ]
 

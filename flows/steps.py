@@ -29,7 +29,7 @@ from ..extractors.polling import BackoffPolicy, body_digest, decide_update
 from ..extractors.tagger import Tagger
 from ..extractors.urls import canonical_url
 from .config import Config
-from .tagging import TaggingPaths, init_worker, load_tagger, work_page
+from .tagging import TaggingPaths, init_worker, load_tagger, title_unless_repeated, work_page
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -254,7 +254,7 @@ def build_article(
     published = entry.published_at or (extracted.published_at if extracted else None)
     tags = page.tags if page and text is not None and extracted and text == extracted.text else None
     if tags is None and text and tagger is not None:
-        tags = tagger.tag(text, title=title, published=published)
+        tags = tagger.tag(text, title=title_unless_repeated(title, text), published=published)
     return Article(
         canonical_url=first.canonical_url,
         url=result.final_url if result.outcome is Outcome.OK else first.url,

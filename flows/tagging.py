@@ -27,6 +27,14 @@ def load_tagger(paths: TaggingPaths = (None, None, None)) -> tuple[Tagger, Regis
     return build_tagger(registry, corpus), registry, version
 
 
+def title_unless_repeated(title: str | None, text: str) -> str | None:
+    """The title for the tagger, unless the text already starts with it (many page layouts
+    repeat the headline in the article body, which would count its mentions twice)."""
+    if title and text.lstrip()[: len(title) + 20].lower().startswith(title.strip().lower()):
+        return None
+    return title
+
+
 # --- worker-process entry points (pebble pool) -----------------------------------------------
 
 _PATHS: TaggingPaths = (None, None, None)
@@ -51,7 +59,7 @@ def work_page(
         tagger = load_tagger(_PATHS)[0]
         tags = tagger.tag(
             page.extracted.text,
-            title=title or page.extracted.title,
+            title=title_unless_repeated(title or page.extracted.title, page.extracted.text),
             published=published or page.extracted.published_at,
         )
     return extract.PageResult(

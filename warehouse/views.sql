@@ -9,9 +9,9 @@ SELECT a.article_id, a.story_id, a.canonical_url AS url, a.title, a.author, a.si
        coalesce(t.language, a.language) AS language,
        a.word_count, a.extraction_method,
        t.relevant, t.relevance, t.themes_judged, t.seed_similarity_max,
-       (SELECT list(th.theme_id ORDER BY th.score DESC) FROM article_themes th
+       (SELECT list(th.theme_id ORDER BY th.score DESC, th.theme_id) FROM article_themes th
          WHERE th.article_id = a.article_id) AS themes,
-       (SELECT list(ac.actor_id ORDER BY ac.mentions DESC) FROM article_actors ac
+       (SELECT list(ac.actor_id ORDER BY ac.mentions DESC, ac.actor_id) FROM article_actors ac
          WHERE ac.article_id = a.article_id) AS actors,
        t.tagger_version,
        a.text
