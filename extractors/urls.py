@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import posixpath
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from courlan import normalize_url
 
 
+@lru_cache(maxsize=65536)  # each entry's link is canonicalised when probing and when selecting
 def canonical_url(url: str) -> str | None:
     """Normalised URL without tracking parameters or fragment; None when it is not http(s).
 

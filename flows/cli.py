@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -405,28 +407,24 @@ def alerts_list(
     console.print(table)
 
 
-def _writer(cfg: Config, wait: float = 0.0):
-    from contextlib import contextmanager
-
+@contextmanager
+def _writer(cfg: Config, wait: float = 0.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse opened for writing under the run lock, with one-line errors."""
     from ..warehouse.connect import open_for_writing
 
-    @contextmanager
-    def opened():
-        if not cfg.warehouse_path.exists():
-            raise Fail(f"{cfg.warehouse_path}: warehouse not found (run `spacewatch run` first)")
-        try:
-            with writer_lock(cfg.warehouse_path, wait):
-                con = open_for_writing(cfg.warehouse_path)
-                try:
-                    yield con
-                finally:
-                    con.close()
-        except WarehouseBusy as exc:
-            raise Fail(str(exc), EXIT_BUSY) from None
-        except (WarehouseError, SchemaError) as exc:
-            raise Fail(str(exc)) from None
-
-    return opened()
+    if not cfg.warehouse_path.exists():
+        raise Fail(f"{cfg.warehouse_path}: warehouse not found (run `spacewatch run` first)")
+    try:
+        with writer_lock(cfg.warehouse_path, wait):
+            con = open_for_writing(cfg.warehouse_path)
+            try:
+                yield con
+            finally:
+                con.close()
+    except WarehouseBusy as exc:
+        raise Fail(str(exc), EXIT_BUSY) from None
+    except (WarehouseError, SchemaError) as exc:
+        raise Fail(str(exc)) from None
 
 
 @alerts_app.command("retry")
