@@ -87,3 +87,19 @@ SELECT f.feed_id, coalesce(f.name, f.title) AS name, f.url, f.active, f.last_suc
        f.consecutive_failures, f.next_due_at, f.last_outcome, f.last_error,
        (SELECT count(*) FROM article_sources s WHERE s.feed_id = f.feed_id) AS articles
 FROM feeds f;
+
+-- Alert log: one row per alert and destination (alert_deliveries), so each destination's
+-- latest delivery state is visible; an alert not yet tried anywhere (digest, quiet hours, or
+-- queued) has one row with a NULL destination. Destinations are stored masked, never as URLs.
+CREATE OR REPLACE VIEW v_alert_log AS
+SELECT al.alert_id, al.created_at, al.topic_id, al.severity, al.mode, al.subscriber,
+       al.evidence AS matched_terms,
+       al.article_id, al.story_id, a.title, a.canonical_url AS url, a.site_name AS outlet,
+       coalesce(a.published_at, a.first_seen_at) AS event_at,
+       al.status AS alert_status, al.attempts AS alert_attempts,
+       al.last_error AS alert_last_error, al.next_attempt_at, al.sent_at AS alert_sent_at,
+       d.destination, d.status AS delivery_status, d.attempts AS delivery_attempts,
+       d.last_error AS delivery_last_error, d.sent_at AS delivery_sent_at
+FROM alerts al
+LEFT JOIN articles a USING (article_id)
+LEFT JOIN alert_deliveries d USING (alert_id);
