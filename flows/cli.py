@@ -815,6 +815,61 @@ def demo(
         raise Fail(str(exc)) from None
 
 
+@app.command()
+def report(
+    config: ConfigOption = None,
+    since: Annotated[
+        str, typer.Option(help="How far back: 90d, 12w or a date (2024-01-31).")
+    ] = "90d",
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
+    png_dir: Annotated[
+        Path | None, typer.Option(help="Also write the charts as PNG files into this folder.")
+    ] = None,
+    all_articles: Annotated[
+        bool, typer.Option(help="Chart every article, not only space-policy ones.")
+    ] = False,
+) -> None:
+    """Write a self-contained HTML report from the analysts' snapshot; it opens offline.
+
+    Actors and themes over time (weekly or monthly), top stories per theme with their
+    evidence, recurring and emerging actors, alert counts, and the snapshot's freshness.
+
+    Example:
+
+        spacewatch report --since 90d --out report.html --png-dir charts/
+    """
+    import time
+
+    from ..warehouse.report_data import load_report_data
+    from ..warehouse.snapshot import snapshot_path
+    from .report import save_report
+
+    started = time.perf_counter()
+    cfg = _load(config)
+    start = _since(since)
+    con = open_analyst_view(cfg)
+    try:
+        data = load_report_data(
+            con, start, relevant_only=not all_articles, snapshot=snapshot_path(cfg.warehouse_path)
+        )
+    except duckdb.Error as exc:
+        raise Fail(f"cannot read the snapshot: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    try:
+        size, pngs = save_report(data, out, png_dir)
+    except OSError as exc:
+        raise Fail(f"{exc.filename or out}: cannot write: {exc.strerror or exc}") from None
+    what = "no articles in this period" if data.empty else f"{data.articles_in_period} articles"
+    console.print(
+        f"wrote {out} ({size / 1024:.0f} KB, {what} since {start:%Y-%m-%d}) "
+        f"in {time.perf_counter() - started:.1f} s",
+        highlight=False,
+    )
+    for path in pngs:
+        console.print(f"wrote {path}", highlight=False)
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
