@@ -870,6 +870,60 @@ def report(
         console.print(f"wrote {path}", highlight=False)
 
 
+@app.command()
+def export(
+    config: ConfigOption = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="parquet or csv.")
+    ] = "parquet",
+    out: Annotated[Path, typer.Option(help="Folder to write into.")] = Path("spacewatch-export"),
+    views: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated views to export (default: every v_* view)."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a previous export in a non-empty --out folder.")
+    ] = False,
+) -> None:
+    """Export the analysts' views from the snapshot to Parquet or CSV files, with a manifest.
+
+    Views with a row per article or alert are partitioned by month (Hive style:
+    v_articles/month=2026-11/data_0.parquet); the others are one file each. manifest.json
+    lists each view's row count and files. A non-empty --out is refused unless --overwrite.
+
+    Example:
+
+        spacewatch export --format parquet --out exports/ --views v_articles,v_actor_trends
+    """
+    from ..warehouse.snapshot import snapshot_path
+    from .export import FORMATS, ExportError, export_views, list_views, parse_view_names
+
+    if output_format not in FORMATS:
+        raise Fail(f"--format {output_format!r}: expected parquet or csv", EXIT_CONFIG)
+    cfg = _load(config)
+    con = open_analyst_view(cfg)
+    try:
+        try:
+            names = parse_view_names(views, list_views(con))
+        except ExportError as exc:
+            raise Fail(str(exc), EXIT_CONFIG) from None
+        manifest = export_views(
+            con, snapshot_path(cfg.warehouse_path), out, output_format, names, overwrite
+        )
+    except ExportError as exc:
+        raise Fail(str(exc)) from None
+    except OSError as exc:
+        raise Fail(f"{exc.filename or out}: cannot write: {exc.strerror or exc}") from None
+    except duckdb.Error as exc:
+        raise Fail(f"export failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    for name, view in manifest.views.items():
+        parts = f" in {view.partitions} monthly partitions" if view.partitioned_by else ""
+        console.print(f"{name}: {view.rows} rows{parts}", highlight=False)
+    console.print(f"wrote {out}/ (manifest: {out / 'manifest.json'})", highlight=False)
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
