@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins the whole tree that was tested; pyproject.toml keeps the bounded ranges.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet -c constraints.txt
 
-.PHONY: demo test lint bench bench-quality clean
+.PHONY: demo test lint bench bench-quality clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,23 @@ $(VENV)/.installed-test: $(VENV)/.installed-run
 demo: $(VENV)/.installed-run
 	$(BIN)/spacewatch demo --workdir .demo
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# tests/test_report.py renders the report in a real headless browser: Debian's chromium,
+# installed here when it is missing and we are root with apt-get (as on CI, where the test fails
+# without it); elsewhere the test skips and says why.
+APT_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the report test"; \
+	    $(APT_CHROMIUM) >/dev/null 2>&1 || { apt-get update -q >/dev/null && $(APT_CHROMIUM) >/dev/null; }; \
+	  else \
+	    echo "note: /usr/bin/chromium missing and cannot apt-get it; the browser test will skip"; \
+	  fi; \
+	fi
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

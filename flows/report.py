@@ -154,8 +154,9 @@ def build_svg(fig: Figure, name: str) -> str:
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.DOTALL)
-    # Glyph ids (DejaVuSans-41) repeat in every chart; prefix them so ids stay unique.
-    svg = re.sub(r'(id="|href="#)(DejaVu)', rf"\g<1>{name}-\g<2>", svg)
+    # Ids (figure_1, glyphs such as DejaVuSans-41) repeat in every chart: prefix every id and
+    # every reference so they stay unique in the page.
+    svg = re.sub(r'(\bid="|href="#|url\(#)', rf"\g<1>{name}-", svg)
     return svg.replace("<svg ", f'<svg role="img" aria-label="{name} over time" ', 1)
 
 
