@@ -16,7 +16,7 @@ $(VENV)/.installed-run: $(BIN)/python pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed-run
-	$(PIP_INSTALL) -e '.[test]'
+	$(PIP_INSTALL) -e '.[test,dask]'
 	touch $@
 
 demo: $(VENV)/.installed-run

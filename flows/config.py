@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import tomllib
@@ -155,6 +156,23 @@ class AlertsConfig(_Strict):
     retry_max_s: Annotated[float, Field(ge=0)] = 6 * 3600.0
 
 
+class RunnerConfig(_Strict):
+    """Where fetching and extracting run (flows/runners.py); storing stays in the flow."""
+
+    kind: Literal["local", "dask"] = "local"
+    # A running Dask scheduler, e.g. "tcp://10.0.0.5:8786"; empty: a temporary local cluster
+    # of `dask_workers` processes, started and stopped with each run.
+    dask_address: str = ""
+    dask_workers: Annotated[int, Field(ge=1, le=256)] = 2
+
+    @field_validator("kind")
+    @classmethod
+    def _dask_installed(cls, value: str) -> str:
+        if value == "dask" and importlib.util.find_spec("prefect_dask") is None:
+            raise ValueError("'dask' needs the Dask extra: pip install \"spacewatch[dask]\"")
+        return value
+
+
 class Config(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     feeds: tuple[FeedConfig, ...] = ()
@@ -165,6 +183,7 @@ class Config(_Strict):
     topics: tuple[TopicConfig, ...] = ()
     subscribers: tuple[SubscriberConfig, ...] = ()
     alerts: AlertsConfig = AlertsConfig()
+    runner: RunnerConfig = RunnerConfig()
 
     @field_validator("feeds")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from ..seeds.registry import load_corpus
 from ..warehouse import store, tags
 from ..warehouse.connect import open_for_writing, writer_lock
 from ..warehouse.snapshot import publish_snapshot
-from . import steps
+from . import runners, steps
 from .config import Config, load_config
 from .delivery import DeliverySummary, deliver_due, send_digests
 from .tagging import load_tagger
@@ -65,9 +66,11 @@ class RunSummary:
     total_s: float = 0.0
     snapshot_s: float = 0.0  # publishing the analysts' snapshot, after the run is recorded
     failures: list[str] = field(default_factory=list)
+    # host:pid of each process that fetched and extracted a chunk ([runner] kind).
+    extract_processes: list[str] = field(default_factory=list)
 
     def counters(self) -> dict[str, int | float]:
-        skip = ("run_id", "failures", "snapshot_s")
+        skip = ("run_id", "failures", "snapshot_s", "extract_processes")
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
     def lines(self) -> list[str]:
@@ -146,10 +149,14 @@ def select_task(
 def extract_chunk_task(
     chunk: list[list[ArticleCandidate]],
     config: Config,
-    pool: ProcessPool,
+    pool: ProcessPool | None,
     site_names: dict[int, str | None],
 ) -> tuple[list[Article], steps.EnrichStats]:
-    return asyncio.run(steps.fetch_and_extract(chunk, config, pool, site_names))
+    """`pool` is the flow's own; None on a Dask worker, which keeps a pool of its own."""
+    pool = pool if pool is not None else runners.worker_pool(config)
+    articles, stats = asyncio.run(steps.fetch_and_extract(chunk, config, pool, site_names))
+    stats.process = runners.process_name()
+    return articles, stats
 
 
 @task(name="store-articles", cache_policy=NO_CACHE)
@@ -221,11 +228,13 @@ def _chunks(items: list, size: int) -> list[list]:
 def run_cycle(con: duckdb.DuckDBPyConnection, config: Config) -> RunSummary:
     """One polling cycle on an open warehouse; composes the tasks above."""
     # Worker processes start in the background while feeds are polled.
-    with steps.extraction_pool(config.extract.workers, config.tagging_paths()) as pool:
-        return _run_cycle(con, config, pool)
+    with runners.open_chunk_runner(config, extract_chunk_task) as runner:
+        return _run_cycle(con, config, runner)
 
 
-def _run_cycle(con: duckdb.DuckDBPyConnection, config: Config, pool: ProcessPool) -> RunSummary:
+def _run_cycle(
+    con: duckdb.DuckDBPyConnection, config: Config, runner: runners.ChunkRunner
+) -> RunSummary:
     started = time.perf_counter()
     summary = RunSummary()
     run_id = store.start_run(con, _now(), _flow_run_id())
@@ -262,14 +271,17 @@ def _run_cycle(con: duckdb.DuckDBPyConnection, config: Config, pool: ProcessPool
         site_names = {
             p.state.feed_id: (p.parsed.title if p.parsed else None) or p.state.name for p in polled
         }
-        # Chunk k is stored while chunk k+1 is fetched and extracted, so the workers do not
-        # wait for the database.
+        # Chunk k is stored while the next ones are fetched and extracted (one locally, one per
+        # Dask worker thread), so the workers do not wait for the database.
         chunks = _chunks(selection.to_fetch, config.extract.chunk_size)
-        running = extract_chunk_task.submit(chunks[0], config, pool, site_names) if chunks else None
+        ahead = runner.ahead if chunks else 0
+        running = deque(runner.submit(chunk, site_names) for chunk in chunks[:ahead])
         for index, chunk in enumerate(chunks):
-            articles, stats = running.result()  # type: ignore[union-attr]
-            if index + 1 < len(chunks):
-                running = extract_chunk_task.submit(chunks[index + 1], config, pool, site_names)
+            articles, stats = running.popleft().result()
+            if index + ahead < len(chunks):
+                running.append(runner.submit(chunks[index + ahead], site_names))
+            if stats.process not in summary.extract_processes:
+                summary.extract_processes.append(stats.process)
             saved, store_s = store_chunk_task(con, chunk, articles, config, run_id, prepared)
             del articles
             summary.store_s += store_s

@@ -216,6 +216,7 @@ class EnrichStats:
     timeouts: int = 0
     extract_s: float = 0.0  # summed over workers
     failures: list[str] = field(default_factory=list)
+    process: str = ""  # host:pid that fetched and extracted these pages (flows/runners.py)
 
 
 def _is_html(result: FetchResult) -> bool:

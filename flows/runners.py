@@ -1,0 +1,142 @@
+"""Where the pipeline's fetch-extract chunks run, chosen by `[runner]` in the configuration.
+
+`local`: the flow's own pebble pool, one chunk fetched and extracted ahead of the one being
+stored. `dask`: each chunk is one Prefect task run on a Dask worker process, which fetches the
+pages and extracts them in its own pebble pool (created on its first chunk, kept for the next
+ones), so the per-page time limit holds there too. Storing stays in the flow's process in both
+cases: DuckDB takes one writing process (docs/choices.md, "Extraction on Dask").
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from multiprocessing.util import Finalize
+from typing import TYPE_CHECKING, Any
+
+from pebble import ProcessPool
+
+from .config import Config, ConfigError
+from .steps import extraction_pool
+from .tagging import TaggingPaths
+
+if TYPE_CHECKING:
+    from prefect import Task
+    from prefect.futures import PrefectFuture
+
+DASK_MISSING = 'the Dask runner needs the Dask extra: pip install "spacewatch[dask]"'
+DAEMONIC_WORKER = (
+    "this Dask worker is a daemonic process and cannot start its extraction processes: "
+    "start the workers with DASK_DISTRIBUTED__WORKER__DAEMON=False"
+)
+
+
+def process_name() -> str:
+    """host:pid of this process, so a run can say where its chunks were extracted."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class ChunkRunner:
+    """Submits fetch-extract tasks; the pipeline keeps `ahead` of them in flight."""
+
+    def __init__(self, submit: Callable[[list, dict], PrefectFuture], ahead: Callable[[], int]):
+        self._submit = submit
+        self._ahead = ahead
+
+    def submit(self, chunk: list, site_names: dict) -> PrefectFuture:
+        return self._submit(chunk, site_names)
+
+    @property
+    def ahead(self) -> int:
+        return self._ahead()
+
+
+@contextmanager
+def open_chunk_runner(config: Config, task: Task) -> Iterator[ChunkRunner]:
+    """The runner `[runner] kind` asks for; its processes start while feeds are polled."""
+    if config.runner.kind == "dask":
+        with _dask_chunk_runner(config, task) as runner:
+            yield runner
+        return
+    with extraction_pool(config.extract.workers, config.tagging_paths()) as pool:
+        yield ChunkRunner(lambda chunk, names: task.submit(chunk, config, pool, names), lambda: 1)
+
+
+def build_dask_task_runner(config: Config) -> Any:
+    """A DaskTaskRunner for `[runner]`: the scheduler at `dask_address`, or a temporary local
+    cluster of `dask_workers` single-threaded worker processes."""
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise ConfigError(f"{config.source}: [runner] kind: {DASK_MISSING}") from None
+    runner = config.runner
+    if runner.dask_address:
+        return DaskTaskRunner(address=runner.dask_address)
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": runner.dask_workers,
+            "processes": True,
+            "threads_per_worker": 1,
+            # The dashboard needs bokeh, which the extra does not install.
+            "dashboard_address": None,
+        }
+    )
+
+
+def _connect(task_runner: Any) -> int:
+    """Start (or reach) the cluster; the number of chunks it can work on at once."""
+    import dask
+
+    # Nannies start daemonic worker processes by default, and a daemonic process may not
+    # have children: the workers' extraction pools need them.
+    with dask.config.set({"distributed.worker.daemon": False}):
+        client = task_runner.client
+    return max(1, sum(client.nthreads().values()))
+
+
+@contextmanager
+def _dask_chunk_runner(config: Config, task: Task) -> Iterator[ChunkRunner]:
+    task_runner = build_dask_task_runner(config)
+    with task_runner, ThreadPoolExecutor(1, thread_name_prefix="dask-start") as starter:
+        # A temporary cluster takes seconds to start: it does so while feeds are polled.
+        slots: Future[int] = starter.submit(_connect, task_runner)
+
+        def submit(chunk: list, names: dict) -> PrefectFuture:
+            slots.result()
+            # What task.submit() does with the flow's own task runner, here with Dask's.
+            parameters = {"chunk": chunk, "config": config, "pool": None, "site_names": names}
+            return task_runner.submit(task, parameters)
+
+        yield ChunkRunner(submit, slots.result)
+
+
+# --- inside a Dask worker --------------------------------------------------------------------
+
+_POOLS: dict[tuple[int, TaggingPaths], ProcessPool] = {}
+_POOLS_LOCK = threading.Lock()
+_POOLS_CLOSE = ExitStack()
+
+
+def worker_pool(config: Config) -> ProcessPool:
+    """This process's own extraction pool, created on its first chunk and kept for the next
+    ones (starting processes per chunk would cost seconds); closed when the process exits.
+
+    A Dask worker started by a nanny is a multiprocessing child: it never runs `atexit`
+    handlers and, at its end, waits for its children. A multiprocessing finalizer runs just
+    before that wait, in a child and (through atexit) in a main process alike.
+    """
+    key = (config.extract.workers, config.tagging_paths())
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None or not pool.active:
+            if multiprocessing.current_process().daemon:
+                raise RuntimeError(DAEMONIC_WORKER)
+            if not _POOLS:
+                Finalize(None, _POOLS_CLOSE.close, exitpriority=10)
+            pool = _POOLS[key] = _POOLS_CLOSE.enter_context(extraction_pool(*key))
+        return pool

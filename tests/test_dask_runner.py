@@ -1,0 +1,117 @@
+"""`[runner] kind = "dask"`: the same warehouse as the local runner, extracted in Dask workers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from helpers import sample_feeds, write_config
+from spacewatch.flows import pipeline
+from spacewatch.flows.config import ConfigError, parse_config
+from spacewatch.loopback import LoopbackServer
+
+# Small chunks, so the sample makes several fetch-extract tasks and both Dask workers get one.
+CHUNKS = "chunk_size = 4\n"
+
+
+def contents(path: Path) -> dict[str, object]:
+    """Everything a run stores about articles, keyed by canonical URL (ids and times vary)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+
+        def rows(sql: str) -> list[tuple]:
+            return sorted(con.execute(sql).fetchall(), key=repr)
+
+        stories = con.execute(
+            "SELECT list(canonical_url ORDER BY canonical_url) FROM articles GROUP BY story_id"
+        ).fetchall()
+        return {
+            "articles": rows(
+                "SELECT canonical_url, url, title, author, published_at, language, site_name, "
+                "description, md5(text), extraction_method, fetch_outcome, http_status, "
+                "fetch_error, content_hash, word_count FROM articles"
+            ),
+            "stories": sorted(tuple(s[0]) for s in stories),
+            "sources": rows(
+                "SELECT f.configured_url, s.guid, a.canonical_url, s.link, s.entry_title, "
+                "s.entry_published_at FROM article_sources s JOIN articles a USING (article_id) "
+                "JOIN feeds f USING (feed_id)"
+            ),
+            "fingerprints": rows(
+                "SELECT a.canonical_url, f.signature FROM article_fingerprints f "
+                "JOIN articles a USING (article_id)"
+            ),
+            "tags": rows(
+                "SELECT a.canonical_url, t.tagger_version, t.language, t.themes_judged, "
+                "t.relevant, t.relevance, t.seed_similarity_max, t.truncated "
+                "FROM article_tags t JOIN articles a USING (article_id)"
+            ),
+            "themes": rows(
+                "SELECT a.canonical_url, t.theme_id, t.score, t.evidence "
+                "FROM article_themes t JOIN articles a USING (article_id)"
+            ),
+            "actors": rows(
+                "SELECT a.canonical_url, t.actor_id, t.mentions, t.evidence, t.via "
+                "FROM article_actors t JOIN articles a USING (article_id)"
+            ),
+        }
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_dask_runner_stores_what_the_local_runner_stores(
+    tmp_path: Path, sample_server: LoopbackServer
+) -> None:
+    feeds = sample_feeds(sample_server.base_url)
+    local_dir, dask_dir = tmp_path / "local", tmp_path / "dask"
+    local_dir.mkdir()
+    dask_dir.mkdir()
+    local_config = write_config(local_dir, feeds, extract=CHUNKS)
+    dask_config = write_config(
+        dask_dir,
+        feeds,
+        extract=CHUNKS,
+        runner='kind = "dask"\ndask_workers = 2\n',
+    )
+
+    local = pipeline.run_pipeline(local_config)
+    remote = pipeline.run_pipeline(dask_config)
+
+    assert local.articles_new > 8 and local.failures == []
+    def counts(summary: pipeline.RunSummary) -> dict:
+        return {k: v for k, v in summary.counters().items() if not k.endswith("_s")}
+
+    assert counts(remote) == counts(local)
+    assert contents(dask_dir / "wh.duckdb") == contents(local_dir / "wh.duckdb")
+
+    # Locally the chunks are fetched in the flow's process (its pool extracts them); with
+    # Dask, in the two worker processes of the temporary cluster, never in the flow's.
+    here = f"{socket.gethostname()}:{os.getpid()}"
+    assert local.extract_processes == [here]
+    assert len(remote.extract_processes) == 2
+    assert here not in remote.extract_processes
+    assert all(p.startswith(f"{socket.gethostname()}:") for p in remote.extract_processes)
+
+
+def test_dask_runner_without_the_extra_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An entry of None in sys.modules is how Python itself marks a module as unavailable.
+    monkeypatch.setitem(sys.modules, "prefect_dask", None)
+    source = tmp_path / "spacewatch.toml"
+    with pytest.raises(ConfigError) as caught:
+        parse_config('[runner]\nkind = "dask"\n', source)
+    message = str(caught.value)
+    assert message == (
+        f'{source}: [runner] kind: \'dask\' needs the Dask extra: pip install "spacewatch[dask]"'
+    )
+    assert "\n" not in message
+    # The local runner does not need it.
+    assert parse_config('[runner]\nkind = "local"\n', source).runner.kind == "local"
