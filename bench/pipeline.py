@@ -7,6 +7,7 @@ and the floor. Prefect's one-off server start is measured separately, before the
 
     python bench/pipeline.py --articles 1000
     python bench/pipeline.py --articles 1000 --articles 5000   # several sizes in one go
+    python bench/pipeline.py --articles 1000 --runner dask     # chunks on a local Dask cluster
 """
 
 from __future__ import annotations
@@ -194,8 +195,26 @@ def self_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def runner_section(runner: str, workers: int, dask_workers: int) -> str:
+    """[extract] and [runner] for the run: with Dask, the same number of extraction processes
+    in all, split over the temporary cluster's worker processes."""
+    if runner == "local":
+        return f"[extract]\nworkers = {workers}\n"
+    per_worker = max(1, workers // dask_workers)
+    return (
+        f"[extract]\nworkers = {per_worker}\n"
+        f'[runner]\nkind = "dask"\ndask_workers = {dask_workers}\n'
+    )
+
+
 def run_one(
-    n: int, workers: int, per_feed: int, workdir: Path, eval_dir: Path | None
+    n: int,
+    workers: int,
+    per_feed: int,
+    workdir: Path,
+    eval_dir: Path | None,
+    runner: str = "local",
+    dask_workers: int = 2,
 ) -> dict[str, float]:
     from spacewatch.flows import pipeline
     from spacewatch.loopback import Route, serve_forever_in_subprocess
@@ -214,7 +233,7 @@ def run_one(
         )
         config.write_text(
             f'[warehouse]\npath = "bench-{n}.duckdb"\n[fetch]\nallow_private_addresses = true\n'
-            f"[extract]\nworkers = {workers}\n{feeds}",
+            f"{runner_section(runner, workers, dask_workers)}{feeds}",
             encoding="utf-8",
         )
         started = time.perf_counter()
@@ -260,6 +279,14 @@ def main() -> int:
     parser.add_argument("--per-feed", type=int, default=100, help="items per feed")
     parser.add_argument("--repeat", type=int, default=1, help="runs per N; medians reported")
     parser.add_argument(
+        "--runner",
+        choices=("local", "dask"),
+        default="local",
+        help="where chunks are fetched and extracted: the flow's pool, or a temporary local "
+        "Dask cluster (needs spacewatch[dask]; --workers extraction processes in all)",
+    )
+    parser.add_argument("--dask-workers", type=int, default=2, help="Dask worker processes")
+    parser.add_argument(
         "--pages",
         choices=("eval", "synthetic"),
         default="eval",
@@ -282,6 +309,10 @@ def main() -> int:
                 str(args.per_feed),
                 "--repeat",
                 str(args.repeat),
+                "--runner",
+                args.runner,
+                "--dask-workers",
+                str(args.dask_workers),
             ]
             subprocess.run([sys.executable, *argv], check=True)
         return 0
@@ -299,10 +330,22 @@ def main() -> int:
         for i in range(args.repeat):
             workdir = Path(tmp) / f"run{i}"
             workdir.mkdir()
-            runs.append(run_one(n, args.workers, args.per_feed, workdir, eval_dir))
+            runs.append(
+                run_one(
+                    n,
+                    args.workers,
+                    args.per_feed,
+                    workdir,
+                    eval_dir,
+                    args.runner,
+                    args.dask_workers,
+                )
+            )
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     pages = f"real pages from {eval_dir}" if eval_dir else "synthetic pages"
     print(f"N={n} workers={args.workers} items/feed={args.per_feed} runs={args.repeat} (medians)")
+    if args.runner == "dask":
+        print(f"  runner: temporary local Dask cluster of {args.dask_workers} worker processes")
     print(f"  pages: {pages}")
     print(f"  Prefect embedded server start (one-off, not in the figures): {startup:.1f} s")
     print(f"  articles stored        {med['stored']:.0f}")

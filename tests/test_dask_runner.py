@@ -10,10 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from helpers import sample_feeds, write_config
+from helpers import query, sample_feeds, write_config
 from spacewatch.flows import pipeline
 from spacewatch.flows.config import ConfigError, parse_config
-from spacewatch.loopback import LoopbackServer
+from spacewatch.loopback import LoopbackServer, static_route
 
 # Small chunks, so the sample makes several fetch-extract tasks and both Dask workers get one.
 CHUNKS = "chunk_size = 4\n"
@@ -85,6 +85,7 @@ def test_dask_runner_stores_what_the_local_runner_stores(
     remote = pipeline.run_pipeline(dask_config)
 
     assert local.articles_new > 8 and local.failures == []
+
     def counts(summary: pipeline.RunSummary) -> dict:
         return {k: v for k, v in summary.counters().items() if not k.endswith("_s")}
 
@@ -100,6 +101,44 @@ def test_dask_runner_stores_what_the_local_runner_stores(
     assert all(p.startswith(f"{socket.gethostname()}:") for p in remote.extract_processes)
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_time_limit_holds_on_a_dask_worker(tmp_path: Path) -> None:
+    # trafilatura has no timeout: the worker's own pool kills the extraction, and the article
+    # keeps the feed's text, as with the local runner (test_pipeline.py).
+    page = (
+        b"<html><body><article>"
+        + b"<p>Lunar station words and more words.</p>" * 40000
+        + b"</article></body></html>"
+    )
+    with LoopbackServer() as server:
+        feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title>
+<item><title>Heavy page</title><link>{server.base_url}/heavy.html</link><guid>heavy</guid>
+<description>The summary the pipeline keeps when extraction takes too long.</description></item>
+</channel></rss>""".encode()
+        server.set("/feed.xml", static_route(feed, "application/rss+xml"))
+        server.set("/heavy.html", static_route(page, "text/html"))
+        config = write_config(
+            tmp_path,
+            [(server.url("/feed.xml"), None)],
+            extract="timeout_s = 0.05\nmin_words = 5",
+            runner='kind = "dask"\ndask_workers = 1\n',
+        )
+        summary = pipeline.run_pipeline(config)
+    assert summary.articles_new == 1 and summary.articles_fallback == 1
+    assert f"{socket.gethostname()}:{os.getpid()}" not in summary.extract_processes
+    rows = query(
+        tmp_path / "wh.duckdb", "SELECT extraction_method, text, fetch_error FROM articles"
+    )
+    assert rows == [
+        (
+            "feed_summary",
+            "The summary the pipeline keeps when extraction takes too long.",
+            "extraction exceeded 0.05 s",
+        )
+    ]
+
+
 def test_dask_runner_without_the_extra_is_one_clear_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,7 +149,7 @@ def test_dask_runner_without_the_extra_is_one_clear_line(
         parse_config('[runner]\nkind = "dask"\n', source)
     message = str(caught.value)
     assert message == (
-        f'{source}: [runner] kind: \'dask\' needs the Dask extra: pip install "spacewatch[dask]"'
+        f"{source}: [runner] kind: 'dask' needs the Dask extra: pip install \"spacewatch[dask]\""
     )
     assert "\n" not in message
     # The local runner does not need it.
