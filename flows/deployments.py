@@ -12,6 +12,7 @@ from pathlib import Path
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval
+from prefect.types.entrypoint import EntrypointType
 
 from .config import ScheduleConfig
 from .maintenance import maintenance_flow
@@ -26,6 +27,8 @@ PIPELINE_WAIT_S = 300.0
 
 
 def build_deployments(config_path: Path, schedule: ScheduleConfig) -> list[RunnerDeployment]:
+    # Module entrypoints: runs import the installed package, whatever their working directory.
+    # paused=False: serve pauses the schedules when it stops and resumes them when it starts.
     config = str(config_path)
     one_at_a_time = ConcurrencyLimitConfig(
         limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
@@ -33,6 +36,8 @@ def build_deployments(config_path: Path, schedule: ScheduleConfig) -> list[Runne
     return [
         pipeline.to_deployment(
             name="pipeline",
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            paused=False,
             schedule=Interval(
                 timedelta(minutes=schedule.pipeline_every_min), timezone=schedule.timezone
             ),
@@ -43,6 +48,8 @@ def build_deployments(config_path: Path, schedule: ScheduleConfig) -> list[Runne
         ),
         digest_flow.to_deployment(
             name="digest",
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            paused=False,
             schedule=Cron(schedule.digest_cron, timezone=schedule.timezone),
             parameters={"config_path": config},
             concurrency_limit=one_at_a_time,
@@ -51,6 +58,8 @@ def build_deployments(config_path: Path, schedule: ScheduleConfig) -> list[Runne
         ),
         maintenance_flow.to_deployment(
             name="maintenance",
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            paused=False,
             schedule=Cron(schedule.maintenance_cron, timezone=schedule.timezone),
             parameters={"config_path": config},
             concurrency_limit=one_at_a_time,

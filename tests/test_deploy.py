@@ -1,0 +1,211 @@
+"""Deployments on a real `prefect server start`: deploy/prefect.yaml, a process worker, and
+`spacewatch serve` executing runs against the bundled sample over loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from helpers import query, sample_feeds, write_config
+from receivers import free_port
+from spacewatch.flows.config import ScheduleConfig, load_config
+from spacewatch.flows.prefect_server import local_prefect_server
+from spacewatch.loopback import LoopbackServer
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+FINAL = {"COMPLETED", "CANCELLED", "FAILED", "CRASHED"}
+
+
+def prefect_env(home: Path, api_url: str | None) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "2",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+    }
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+def api(url: str, path: str, body: dict | None = None, method: str = "POST") -> object:
+    # The server's SQLite answers 503 when it is briefly locked under load; it says retry.
+    for _ in range(10):
+        response = httpx.request(method, f"{url}{path}", json=body, timeout=30)
+        if response.status_code != 503:
+            break
+        time.sleep(1)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+def deployments(url: str) -> dict[str, dict]:
+    found = api(url, "/deployments/filter", {})
+    return {d["name"]: d for d in found}  # type: ignore[union-attr]
+
+
+def wait_final(url: str, run_ids: list[str], timeout_s: float = 240) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = {rid: api(url, f"/flow_runs/{rid}", method="GET") for rid in run_ids}
+        if all(r["state_type"] in FINAL for r in runs.values()):  # type: ignore[index]
+            return runs  # type: ignore[return-value]
+        time.sleep(1)
+    raise AssertionError(f"runs not finished: { {k: v['state_type'] for k, v in runs.items()} }")  # type: ignore[index]
+
+
+@pytest.fixture()
+def sample_config(tmp_path: Path, sample_server: LoopbackServer) -> Path:
+    return write_config(tmp_path, sample_feeds(sample_server.base_url))
+
+
+@pytest.fixture()
+def prefect_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    home = tmp_path / "prefect-home"
+    with local_prefect_server(
+        port=free_port(), log_path=tmp_path / "server.log", env={"PREFECT_HOME": str(home)}
+    ) as url:
+        yield url, home
+
+
+def test_prefect_yaml_matches_what_serve_builds() -> None:
+    spec = yaml.safe_load((ROOT / "deploy" / "prefect.yaml").read_text())
+    by_name = {d["name"]: d for d in spec["deployments"]}
+    defaults = ScheduleConfig()
+    assert by_name["pipeline"]["schedules"] == [{"interval": defaults.pipeline_every_min * 60, "timezone": "UTC"}]
+    assert by_name["digest"]["schedules"][0]["cron"] == defaults.digest_cron
+    assert by_name["maintenance"]["schedules"][0]["cron"] == defaults.maintenance_cron
+    for d in by_name.values():
+        assert d["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+        module, func = d["entrypoint"].split(":")
+        __import__(module)
+        assert callable(getattr(sys.modules[module], func))
+
+
+def test_deploy_then_a_worker_runs_the_pipeline_once_and_cancels_the_overlap(
+    tmp_path: Path, sample_config: Path, prefect_server: tuple[str, Path]
+) -> None:
+    url, home = prefect_server
+    env = prefect_env(home, url) | {"SPACEWATCH_CONFIG": str(sample_config), "SPACEWATCH_WORK_POOL": "spacewatch-test"}
+    started = time.monotonic()
+
+    def prefect(*args: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(BIN / "prefect"), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    prefect("work-pool", "create", "spacewatch-test", "--type", "process")
+    prefect("--no-prompt", "deploy", "--all", "--prefect-file", "deploy/prefect.yaml")
+
+    found = deployments(url)
+    assert set(found) == {"pipeline", "digest", "maintenance"}
+    pipe = found["pipeline"]
+    assert [s["schedule"].get("interval") for s in pipe["schedules"]] == [900.0]
+    assert [s["schedule"]["cron"] for s in found["digest"]["schedules"]] == ["5 * * * *"]
+    assert [s["schedule"]["cron"] for s in found["maintenance"]["schedules"]] == ["30 3 * * *"]
+    assert pipe["global_concurrency_limit"]["limit"] == 1
+    assert pipe["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+    assert pipe["parameters"]["config_path"] == str(sample_config)
+    assert pipe["work_pool_name"] == "spacewatch-test"
+
+    # Schedules off, so only the two manual runs below reach the worker.
+    for d in found.values():
+        api(url, f"/deployments/{d['id']}", {"paused": True}, method="PATCH")
+    for stale in api(url, "/flow_runs/filter", {}):  # type: ignore[union-attr]
+        api(url, f"/flow_runs/{stale['id']}", method="DELETE")
+    run_ids = [api(url, f"/deployments/{pipe['id']}/create_flow_run", {})["id"] for _ in range(2)]  # type: ignore[index]
+
+    worker = subprocess.Popen(
+        [str(BIN / "prefect"), "worker", "start", "--pool", "spacewatch-test"],
+        env=env, cwd=tmp_path, stdout=(tmp_path / "worker.log").open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        runs = wait_final(url, run_ids)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+    elapsed = time.monotonic() - started
+    states = sorted(r["state_type"] for r in runs.values())
+    assert states == ["CANCELLED", "COMPLETED"], (tmp_path / "worker.log").read_text()[-3000:]
+
+    wh = load_config(sample_config).warehouse_path
+    assert query(wh, "SELECT status, count(*) FROM runs GROUP BY 1") == [("completed", 1)]
+    (articles,) = query(wh, "SELECT count(*) FROM articles")[0]
+    assert articles >= 15
+    completed = next(r for r in runs.values() if r["state_type"] == "COMPLETED")
+    assert query(wh, "SELECT flow_run_id FROM runs") == [(completed["id"],)]
+    # What the operator sees in the UI: the run's logs and its summary artifact.
+    # (the last log lines reach the server shortly after the run's final state)
+    for _ in range(30):
+        logs = api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [completed["id"]]}}})
+        messages = [log["message"] for log in logs]  # type: ignore[union-attr]
+        if any(m.startswith("articles: ") for m in messages):
+            break
+        time.sleep(1)
+    assert any(m.startswith(f"articles: {articles} new") for m in messages), messages
+    artifacts = api(url, "/artifacts/filter", {"artifacts": {"key": {"any_": ["spacewatch-run-summary"]}}})
+    assert [a["flow_run_id"] for a in artifacts] == [completed["id"]]  # type: ignore[union-attr]
+    assert f"articles: {articles} new" in artifacts[0]["data"]  # type: ignore[index]
+    print(f"deploy + worker path: {elapsed:.1f} s")
+
+
+def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
+    tmp_path: Path, sample_config: Path
+) -> None:
+    port = free_port()
+    env = prefect_env(tmp_path / "prefect-home", None)
+    env.pop("PREFECT_API_URL", None)
+    started = time.monotonic()
+    serve = subprocess.Popen(
+        [str(BIN / "spacewatch"), "serve", "--config", str(sample_config), "--port", str(port)],
+        env=env, cwd=tmp_path, stdout=(tmp_path / "serve.log").open("w"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 240
+        found: dict[str, dict] = {}
+        while time.monotonic() < deadline and len(found) < 3:
+            time.sleep(1)
+            assert serve.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                found = deployments(url)
+            except httpx.HTTPError:
+                continue
+        assert set(found) == {"pipeline", "digest", "maintenance"}
+        pipe = found["pipeline"]
+        assert [s["schedule"]["interval"] for s in pipe["schedules"]] == [900.0]
+        assert pipe["global_concurrency_limit"]["limit"] == 1
+        assert pipe["parameters"]["config_path"] == str(sample_config.resolve())
+
+        (run_id,) = [api(url, f"/deployments/{pipe['id']}/create_flow_run", {})["id"]]  # type: ignore[index]
+        runs = wait_final(url, [run_id])
+        assert runs[run_id]["state_type"] == "COMPLETED", (tmp_path / "serve.log").read_text()[-3000:]
+        elapsed = time.monotonic() - started
+    finally:
+        serve.send_signal(signal.SIGINT)
+        code = serve.wait(timeout=120)
+    log = (tmp_path / "serve.log").read_text()
+    assert code == 0, log[-3000:]
+    assert "Stopped." in log
+    wh = load_config(sample_config).warehouse_path
+    assert query(wh, "SELECT status FROM runs") == [("completed",)]
+    with pytest.raises(httpx.HTTPError):  # the server went with it
+        httpx.get(f"{url}/health", timeout=2)
+    print(f"serve path: {elapsed:.1f} s")
