@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from receivers import free_port
 
 from helpers import query, sample_feeds, write_config
-from receivers import free_port
 from spacewatch.flows.config import ScheduleConfig, load_config
 from spacewatch.flows.prefect_server import local_prefect_server
 from spacewatch.loopback import LoopbackServer

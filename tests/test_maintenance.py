@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from test_cli import spacewatch
+
 from helpers import query
 from spacewatch.flows.config import load_config
 from spacewatch.flows.maintenance import run_maintenance
 from spacewatch.warehouse.connect import open_for_writing, writer_lock
 from spacewatch.warehouse.maintenance import backup_name, list_backups
-from test_cli import spacewatch
 
 # Polls are dated from the real clock, since `spacewatch maintenance` prunes against it.
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
