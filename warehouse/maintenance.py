@@ -30,7 +30,8 @@ def prune_poll_history(con: duckdb.DuckDBPyConnection, older_than: datetime) -> 
     (deleted,) = con.execute(
         """DELETE FROM feed_polls
            WHERE polled_at < ?
-             AND poll_id NOT IN (SELECT arg_max(poll_id, polled_at) FROM feed_polls GROUP BY feed_id)""",
+             AND poll_id NOT IN (
+                 SELECT arg_max(poll_id, polled_at) FROM feed_polls GROUP BY feed_id)""",
         [older_than],
     ).fetchone()
     return int(deleted)
