@@ -80,6 +80,21 @@ def _pace(target: apprise.Apprise, interval_s: float | None) -> apprise.Apprise:
     return target
 
 
+def _secret_url(name: str) -> tuple[str, str | None]:
+    """An Apprise URL kept in a Prefect Secret block (rotated in the UI, never in the file)."""
+    from prefect.blocks.system import Secret
+
+    try:
+        value = Secret.load(name, _sync=True).get()  # type: ignore[union-attr]
+    except ValueError:
+        return "", f"Prefect Secret block {name!r} not found"
+    except Exception as exc:  # no reachable API, or a block of another type
+        return "", f"cannot read Prefect Secret block {name!r}: {type(exc).__name__}"
+    if not isinstance(value, str) or not value.strip():
+        return "", f"Prefect Secret block {name!r} holds no URL"
+    return value.strip(), None
+
+
 def destinations(
     subscriber: SubscriberConfig, interval_s: float | None = None
 ) -> tuple[list[Destination], list[str]]:
@@ -93,6 +108,13 @@ def destinations(
                 problems.append(f"destination #{index}: environment variable {name} is not set")
                 continue
             entries = [(url, f"env:{name}")]
+        elif entry.startswith("secret:"):
+            name = entry[7:]
+            url, problem = _secret_url(name)
+            if problem:
+                problems.append(f"destination #{index}: {problem}")
+                continue
+            entries = [(url, f"secret:{name}")]
         elif entry.startswith("config:"):
             cfg = apprise.AppriseConfig()
             if not cfg.add(entry[7:]):

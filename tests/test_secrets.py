@@ -1,0 +1,37 @@
+"""Apprise URLs kept in Prefect Secret blocks reach a real mail server; a missing block is named."""
+
+from __future__ import annotations
+
+from receivers import smtp_server
+
+from spacewatch.flows.config import SubscriberConfig
+from spacewatch.flows.delivery import destinations, send_test
+
+
+def test_secret_block_url_delivers_and_stays_masked(prefect_harness: None) -> None:
+    from prefect.blocks.system import Secret
+
+    with smtp_server() as server:
+        Secret(value=server.url("ops@example.com")).save("ops-mail", overwrite=True)
+        subscriber = SubscriberConfig(name="ops", urls=("secret:ops-mail",), topics=())
+
+        targets, problems = destinations(subscriber)
+        assert problems == []
+        assert [t.label for t in targets] == ["secret:ops-mail"]
+        assert send_test(subscriber, timeout_s=20) == [("secret:ops-mail", None)]
+        (mail,) = server.messages
+    assert mail["To"] == "ops@example.com"
+    assert mail["Subject"] == "Spacewatch test message"
+
+
+def test_missing_or_empty_secret_block_is_a_named_problem(prefect_harness: None) -> None:
+    from prefect.blocks.system import Secret
+
+    Secret(value=" ").save("blank-url", overwrite=True)
+    subscriber = SubscriberConfig(name="ops", urls=("secret:no-such-block", "secret:blank-url"), topics=())
+    targets, problems = destinations(subscriber)
+    assert targets == []
+    assert problems == [
+        "destination #1: Prefect Secret block 'no-such-block' not found",
+        "destination #2: Prefect Secret block 'blank-url' holds no URL",
+    ]
