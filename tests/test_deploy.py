@@ -86,6 +86,8 @@ def test_prefect_yaml_matches_what_serve_builds() -> None:
     spec = yaml.safe_load((ROOT / "deploy" / "prefect.yaml").read_text())
     by_name = {d["name"]: d for d in spec["deployments"]}
     defaults = ScheduleConfig()
+    # The operators' example file states the same defaults.
+    assert load_config(ROOT / "deploy" / "spacewatch.example.toml").schedule == defaults
     assert by_name["pipeline"]["schedules"] == [{"interval": defaults.pipeline_every_min * 60, "timezone": "UTC"}]
     assert by_name["digest"]["schedules"][0]["cron"] == defaults.digest_cron
     assert by_name["maintenance"]["schedules"][0]["cron"] == defaults.maintenance_cron
