@@ -924,6 +924,57 @@ def export(
     console.print(f"wrote {out}/ (manifest: {out / 'manifest.json'})", highlight=False)
 
 
+@app.command()
+def status(
+    config: ConfigOption = None,
+    output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Is the monitor healthy? Last runs, failing feeds, undelivered alerts, ingest vs its norm.
+
+    Reads the analysts' snapshot, so it answers while a run holds the warehouse, and says how
+    old the snapshot is. Exit codes: 0 healthy, 4 problems found (a dead feed, an ingest drop,
+    alerts failing, a failed or stale run), 1 cannot check (no snapshot yet), 2 bad
+    configuration. Thresholds: the [health] section.
+
+    Example:
+
+        spacewatch status --config spacewatch.toml || echo "Spacewatch needs attention"
+        spacewatch status --format json
+    """
+    import json
+
+    from ..warehouse.snapshot import snapshot_path
+    from .health import (
+        EXIT_UNHEALTHY,
+        build_status_record,
+        check_health,
+        load_recent_notices,
+        render_status,
+    )
+
+    if output_format not in ("table", "json"):
+        raise Fail(f"--format {output_format!r}: expected table or json", EXIT_CONFIG)
+    cfg = _load(config)
+    path = snapshot_path(cfg.warehouse_path)
+    con = open_analyst_view(cfg)
+    try:
+        published = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        report = check_health(con, cfg, datetime.now(UTC))
+        notices = load_recent_notices(con)
+    except duckdb.Error as exc:
+        raise Fail(f"{path}: cannot read the snapshot: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    if output_format == "json":
+        record = build_status_record(report, str(path), published, notices)
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        for part in render_status(report, str(path), published, notices):
+            console.print(part, highlight=False)
+    if not report.healthy:
+        raise typer.Exit(EXIT_UNHEALTHY)
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting

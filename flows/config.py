@@ -156,6 +156,32 @@ class AlertsConfig(_Strict):
     retry_max_s: Annotated[float, Field(ge=0)] = 6 * 3600.0
 
 
+class HealthConfig(_Strict):
+    """When the monitor itself is unhealthy (`spacewatch status`, notices to the operator)."""
+
+    # The last 24 h below this share of the median of the previous days is an ingest drop.
+    ingest_drop_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    ingest_baseline_days: Annotated[int, Field(ge=1, le=365)] = 14
+    # Too little history (a new install) or too small a norm (a quiet source list) is not judged.
+    min_baseline_days: Annotated[int, Field(ge=1, le=365)] = 7
+    min_baseline_articles: Annotated[float, Field(ge=0)] = 10.0
+    feed_dead_after_h: Annotated[float, Field(gt=0)] = 48.0
+    alert_failing_after_h: Annotated[float, Field(gt=0)] = 6.0
+    run_stale_after_h: Annotated[float, Field(gt=0)] = 24.0
+    # Names from [[subscribers]] that receive health notices; empty: nobody is notified.
+    notify: tuple[str, ...] = ()
+    renotify_after_h: Annotated[float, Field(gt=0)] = 24.0
+
+    @model_validator(mode="after")
+    def _days(self) -> HealthConfig:
+        if self.min_baseline_days > self.ingest_baseline_days:
+            raise ValueError(
+                f"min_baseline_days ({self.min_baseline_days}) is more than "
+                f"ingest_baseline_days ({self.ingest_baseline_days})"
+            )
+        return self
+
+
 class RunnerConfig(_Strict):
     """Where fetching and extracting run (flows/runners.py); storing stays in the flow."""
 
@@ -183,6 +209,7 @@ class Config(_Strict):
     topics: tuple[TopicConfig, ...] = ()
     subscribers: tuple[SubscriberConfig, ...] = ()
     alerts: AlertsConfig = AlertsConfig()
+    health: HealthConfig = HealthConfig()
     runner: RunnerConfig = RunnerConfig()
 
     @field_validator("feeds")
@@ -210,6 +237,17 @@ class Config(_Strict):
                 raise ValueError(
                     f"subscriber {subscriber.name!r} follows unknown topic(s) {unknown}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _health_notify(self) -> Config:
+        names = [s.name for s in self.subscribers]
+        unknown = [n for n in self.health.notify if n not in names]
+        if unknown:
+            raise ValueError(
+                f"[health] notify: unknown subscriber(s) {unknown} (known: {names}); "
+                "add them as [[subscribers]] with topics = [] for an operator"
+            )
         return self
 
     # Where the file came from, for messages and for resolving relative paths.

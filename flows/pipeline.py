@@ -31,6 +31,7 @@ from ..warehouse.snapshot import publish_snapshot
 from . import runners, steps
 from .config import Config, load_config
 from .delivery import DeliverySummary, deliver_due, send_digests
+from .health import run_health_check
 from .tagging import load_tagger
 from .topics import load_rules
 
@@ -311,6 +312,8 @@ def _run_cycle(
             summary.failures += delivered.errors
         if summary.articles_new:
             emerging_task(con, config)
+        # Last: judge the monitor itself and tell the operator; never fails the run.
+        run_health_check(con, config)
         summary.total_s = time.perf_counter() - started
         store.finish_run(con, run_id, _now(), "completed", summary.counters())
     except BaseException as exc:
