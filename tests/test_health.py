@@ -376,3 +376,26 @@ def test_example_configuration_documents_every_health_key_with_its_default(
         exclude={"notify"}
     )
     assert cfg.health.notify == ("operator",)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_failing_health_check_never_fails_the_run(
+    tmp_path: Path, sample_server: LoopbackServer
+) -> None:
+    from spacewatch.flows import pipeline
+
+    wh = tmp_path / "wh.duckdb"
+    config = health_config(tmp_path, sample_server.base_url, "json://127.0.0.1:9/unused")
+    pipeline.run_pipeline(config)
+    # A damaged warehouse: the notices table is gone while migration 0004 is recorded as
+    # applied, so the check's first query fails.
+    con = open_for_writing(wh)
+    con.execute("DROP TABLE health_notices")
+    con.close()
+    sample_server.set("/feeds/orbital-desk.rss", Route(b"", status=404))
+    summary = pipeline.run_pipeline(config)
+    assert summary.feeds_failed == 1
+    assert query(wh, "SELECT status, error FROM runs ORDER BY run_id") == [
+        ("completed", None),
+        ("completed", None),
+    ]
