@@ -9,6 +9,7 @@ cases: DuckDB takes one writing process (docs/choices.md, "Extraction on Dask").
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import socket
@@ -96,7 +97,15 @@ def _connect(task_runner: Any, config: Config) -> int:
     # Nannies start daemonic worker processes by default, and a daemonic process may not
     # have children: the workers' extraction pools need them.
     with dask.config.set({"distributed.worker.daemon": False}):
-        client = task_runner.client
+        try:
+            client = task_runner.client
+        except OSError as exc:  # distributed gives up after its connect timeout (30 s)
+            if not config.runner.dask_address:
+                raise
+            raise ConfigError(
+                f"{config.source}: [runner] dask_address: cannot reach the Dask scheduler "
+                f"{config.runner.dask_address}: {exc}"
+            ) from None
     # Each worker imports the pipeline and starts its pool now, while feeds are polled,
     # rather than when its first chunk arrives (about 2 s of the first chunk otherwise).
     client.run(warm_worker, config)
@@ -124,18 +133,32 @@ def _dask_chunk_runner(config: Config, task: Task) -> Iterator[ChunkRunner]:
     ephemeral = _ephemeral_api_url()
     # Task runs carry the flow's settings to the workers; this adds the API's address.
     settings = {PREFECT_API_URL: ephemeral} if ephemeral else {}
-    with task_runner, ThreadPoolExecutor(1, thread_name_prefix="dask-start") as starter:
-        # A temporary cluster takes seconds to start: it does so while feeds are polled.
-        slots: Future[int] = starter.submit(_connect, task_runner, config)
+    with task_runner:
+        with ThreadPoolExecutor(1, thread_name_prefix="dask-start") as starter:
+            # A temporary cluster takes seconds to start: it does so while feeds are polled.
+            slots: Future[int] = starter.submit(_connect, task_runner, config)
 
-        def submit(chunk: list, names: dict) -> PrefectFuture:
-            slots.result()
-            # What task.submit() does with the flow's own task runner, here with Dask's.
-            parameters = {"chunk": chunk, "config": config, "pool": None, "site_names": names}
-            with temporary_settings(updates=settings):
-                return task_runner.submit(task, parameters)
+            def submit(chunk: list, names: dict) -> PrefectFuture:
+                slots.result()
+                # What task.submit() does with the flow's own task runner, here with Dask's.
+                parameters = {"chunk": chunk, "config": config, "pool": None, "site_names": names}
+                with temporary_settings(updates=settings):
+                    return task_runner.submit(task, parameters)
 
-        yield ChunkRunner(submit, slots.result)
+            yield ChunkRunner(submit, slots.result)
+        if slots.exception() is not None:
+            # No chunk needed the cluster this time; the next run with new articles will fail.
+            _warn(f"the Dask cluster was not usable (no article needed it): {slots.exception()}")
+
+
+def _warn(message: str) -> None:
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        get_run_logger().warning(message)
+    except MissingContextError:
+        logging.getLogger(__name__).warning(message)
 
 
 # --- inside a Dask worker --------------------------------------------------------------------

@@ -139,6 +139,37 @@ def test_time_limit_holds_on_a_dask_worker(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_unreachable_scheduler_fails_the_run_with_one_line(
+    tmp_path: Path, sample_server: LoopbackServer
+) -> None:
+    import dask
+
+    with socket.socket() as probe:  # a loopback port nobody listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    config = write_config(
+        tmp_path,
+        sample_feeds(sample_server.base_url),
+        runner=f'kind = "dask"\ndask_address = "{address}"\n',
+    )
+    # distributed's own connect timeout is 30 s; the message is the same after 2.
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "2s"}),
+        pytest.raises(ConfigError) as caught,
+    ):
+        pipeline.run_pipeline(config)
+    assert str(caught.value).startswith(
+        f"{config}: [runner] dask_address: cannot reach the Dask scheduler {address}: "
+    )
+    assert "\n" not in str(caught.value)
+    # The run is recorded as failed and stored nothing, so the next run sees the same entries.
+    wh = tmp_path / "wh.duckdb"
+    assert query(wh, "SELECT status FROM runs") == [("failed",)]
+    assert query(wh, "SELECT count(*) FROM articles") == [(0,)]
+
+
 def test_dask_runner_without_the_extra_is_one_clear_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
