@@ -774,13 +774,25 @@ def search(
         where.append("v.relevant")
     con = open_analyst_view(cfg)
     try:
+        # Rank and filter on the base tables, then build the theme lists for the results only
+        # (as v_articles does): over all of v_articles this took seconds at 1M articles.
         relation = con.sql(
-            f"""SELECT round(score, 3) AS score, strftime(v.event_at, '%Y-%m-%d') AS date,
-                       v.site_name AS source, v.title, v.themes, v.url
-                FROM (SELECT *, fts_main_articles.match_bm25(article_id, ?) AS score
-                      FROM v_articles) v
-                WHERE {" AND ".join(where)}
-                ORDER BY score DESC, v.article_id LIMIT {int(limit)}""",
+            f"""WITH hits AS (
+                    SELECT v.article_id, v.score FROM (
+                        SELECT a.article_id, a.site_name, t.relevant,
+                               coalesce(a.published_at, a.first_seen_at) AS event_at,
+                               fts_main_articles.match_bm25(a.article_id, ?) AS score
+                        FROM articles a LEFT JOIN article_tags t USING (article_id)) v
+                    WHERE {" AND ".join(where)}
+                    ORDER BY v.score DESC, v.article_id LIMIT {int(limit)})
+                SELECT round(h.score, 3) AS score,
+                       strftime(coalesce(a.published_at, a.first_seen_at), '%Y-%m-%d') AS date,
+                       a.site_name AS source, a.title,
+                       (SELECT list(th.theme_id ORDER BY th.score DESC, th.theme_id)
+                        FROM article_themes th WHERE th.article_id = h.article_id) AS themes,
+                       a.canonical_url AS url
+                FROM hits h JOIN articles a USING (article_id)
+                ORDER BY h.score DESC, h.article_id""",
             params=params,
         )
         _emit(

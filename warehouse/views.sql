@@ -35,49 +35,83 @@ FROM article_themes th
 JOIN articles a USING (article_id)
 LEFT JOIN article_tags t USING (article_id);
 
+-- Trends count each story once per period. Periods are UTC days and ISO weeks (Monday), computed
+-- with epoch arithmetic: date_trunc on TIMESTAMPTZ goes through ICU's calendar per row and was
+-- the largest cost at a million articles (bench/analysts.py). 345600 s: Monday 1970-01-05.
+-- Distinct counts are done in two steps (period × tag × story, then period × tag), which gives
+-- the same numbers as count(DISTINCT ...) since a tag is stored once per article.
 CREATE OR REPLACE VIEW v_actor_trends AS
-SELECT 'day' AS grain, date_trunc('day', event_at) AS period, actor_id, any_value(actor_name) AS actor_name,
-       count(DISTINCT article_id) AS articles, count(DISTINCT story_id) AS stories,
-       sum(mentions) AS mentions
-FROM v_actor_mentions GROUP BY ALL
-UNION ALL
-SELECT 'week', date_trunc('week', event_at), actor_id, any_value(actor_name),
-       count(DISTINCT article_id), count(DISTINCT story_id), sum(mentions)
-FROM v_actor_mentions GROUP BY ALL;
+WITH per_day AS (
+    SELECT to_timestamp(floor(epoch(coalesce(a.published_at, a.first_seen_at)) / 86400) * 86400)
+               AS day,
+           ac.actor_id, a.story_id, count(*) AS articles, sum(ac.mentions) AS mentions
+    FROM article_actors ac JOIN articles a USING (article_id)
+    GROUP BY ALL
+), periods AS (
+    SELECT 'day' AS grain, day AS period, actor_id, sum(articles)::BIGINT AS articles,
+           count(*) AS stories, sum(mentions) AS mentions
+    FROM per_day GROUP BY day, actor_id
+    UNION ALL
+    SELECT 'week', week, actor_id, sum(articles)::BIGINT, count(*), sum(mentions)
+    FROM (SELECT to_timestamp(floor((epoch(day) - 345600) / 604800) * 604800 + 345600) AS week,
+                 actor_id, story_id, sum(articles) AS articles, sum(mentions) AS mentions
+          FROM per_day GROUP BY ALL)
+    GROUP BY week, actor_id
+)
+SELECT p.grain, p.period, p.actor_id, r.name AS actor_name, p.articles, p.stories, p.mentions
+FROM periods p LEFT JOIN registry_actors r USING (actor_id);
 
 CREATE OR REPLACE VIEW v_theme_trends AS
-SELECT 'day' AS grain, date_trunc('day', event_at) AS period, theme_id,
-       count(DISTINCT article_id) AS articles, count(DISTINCT story_id) AS stories,
-       avg(score) AS mean_score
-FROM v_theme_mentions GROUP BY ALL
+WITH per_day AS (
+    SELECT to_timestamp(floor(epoch(coalesce(a.published_at, a.first_seen_at)) / 86400) * 86400)
+               AS day,
+           th.theme_id, a.story_id, count(*) AS articles, sum(th.score) AS score_sum
+    FROM article_themes th JOIN articles a USING (article_id)
+    GROUP BY ALL
+), per_week AS (
+    SELECT to_timestamp(floor((epoch(day) - 345600) / 604800) * 604800 + 345600) AS week,
+           theme_id, story_id, sum(articles) AS articles, sum(score_sum) AS score_sum
+    FROM per_day GROUP BY ALL
+)
+SELECT 'day' AS grain, day AS period, theme_id, sum(articles)::BIGINT AS articles,
+       count(*) AS stories, sum(score_sum) / sum(articles) AS mean_score
+FROM per_day GROUP BY day, theme_id
 UNION ALL
-SELECT 'week', date_trunc('week', event_at), theme_id,
-       count(DISTINCT article_id), count(DISTINCT story_id), avg(score)
-FROM v_theme_mentions GROUP BY ALL;
+SELECT 'week', week, theme_id, sum(articles)::BIGINT, count(*), sum(score_sum) / sum(articles)
+FROM per_week GROUP BY week, theme_id;
 
--- Actors and themes of the seed corpus seen again in new articles.
+-- Actors and themes of the seed corpus seen again in new articles. Counted per story first (a
+-- story is in a window when any of its articles is), then per tag: the same numbers as distinct
+-- counts over every mention, without a distinct set per group.
 CREATE OR REPLACE VIEW v_recurring AS
-WITH seen AS (
-    SELECT 'actor' AS kind, actor_id AS tag_id, article_id, story_id, event_at FROM v_actor_mentions
-    UNION ALL
-    SELECT 'theme', theme_id, article_id, story_id, event_at FROM v_theme_mentions
-), seeded AS (
+WITH seeded AS (
     SELECT kind, tag_id, list(DISTINCT seed) AS seeds, max(weight) AS seed_weight
     FROM seed_tags GROUP BY kind, tag_id
+), seen AS (
+    SELECT 'actor' AS kind, ac.actor_id AS tag_id, a.story_id,
+           coalesce(a.published_at, a.first_seen_at) AS event_at
+    FROM article_actors ac JOIN articles a USING (article_id)
+    UNION ALL
+    SELECT 'theme', th.theme_id, a.story_id, coalesce(a.published_at, a.first_seen_at)
+    FROM article_themes th JOIN articles a USING (article_id)
+), per_story AS (
+    SELECT kind, tag_id, story_id, min(event_at) AS first_seen, max(event_at) AS last_seen,
+           count(*) AS articles,
+           bool_or(event_at >= now() - INTERVAL 60 DAY AND event_at < now() - INTERVAL 30 DAY)
+               AS in_prior_30d
+    FROM seen WHERE (kind, tag_id) IN (SELECT kind, tag_id FROM seeded)
+    GROUP BY kind, tag_id, story_id
 )
 SELECT s.kind, s.tag_id, s.seeds, s.seed_weight,
-       min(seen.event_at) AS first_seen, max(seen.event_at) AS last_seen,
-       count(DISTINCT seen.article_id) AS articles, count(DISTINCT seen.story_id) AS stories,
-       count(DISTINCT seen.story_id) FILTER (WHERE seen.event_at >= now() - INTERVAL 7 DAY) AS stories_7d,
-       count(DISTINCT seen.story_id) FILTER (WHERE seen.event_at >= now() - INTERVAL 30 DAY) AS stories_30d,
-       count(DISTINCT seen.story_id) FILTER (WHERE seen.event_at >= now() - INTERVAL 60 DAY
-                                          AND seen.event_at < now() - INTERVAL 30 DAY) AS stories_prior_30d,
-       round(count(DISTINCT seen.story_id) FILTER (WHERE seen.event_at >= now() - INTERVAL 30 DAY)
-             / nullif(count(DISTINCT seen.story_id) FILTER (WHERE seen.event_at >= now() - INTERVAL 60 DAY
-                                                        AND seen.event_at < now() - INTERVAL 30 DAY), 0), 2)
-           AS ratio_to_prior
-FROM seeded s JOIN seen USING (kind, tag_id)
-GROUP BY ALL;
+       min(p.first_seen) AS first_seen, max(p.last_seen) AS last_seen,
+       sum(p.articles)::BIGINT AS articles, count(*) AS stories,
+       count(*) FILTER (WHERE p.last_seen >= now() - INTERVAL 7 DAY) AS stories_7d,
+       count(*) FILTER (WHERE p.last_seen >= now() - INTERVAL 30 DAY) AS stories_30d,
+       count(*) FILTER (WHERE p.in_prior_30d) AS stories_prior_30d,
+       round(count(*) FILTER (WHERE p.last_seen >= now() - INTERVAL 30 DAY)
+             / nullif(count(*) FILTER (WHERE p.in_prior_30d), 0), 2) AS ratio_to_prior
+FROM seeded s JOIN per_story p USING (kind, tag_id)
+GROUP BY s.kind, s.tag_id, s.seeds, s.seed_weight;
 
 CREATE OR REPLACE VIEW v_emerging_actors AS
 SELECT name, mentions, articles, examples, refreshed_at FROM emerging_actors;
