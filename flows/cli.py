@@ -828,6 +828,97 @@ def demo(
 
 
 @app.command()
+def serve(
+    config: ConfigOption = None,
+    port: Annotated[
+        int, typer.Option(help="Port of the local Prefect server (when PREFECT_API_URL is unset).")
+    ] = 4200,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run Spacewatch on this machine: the pipeline, digests and maintenance on their schedules.
+
+    Uses the Prefect server named by PREFECT_API_URL, or starts one on 127.0.0.1 (its UI shows
+    the runs, logs and summaries). Schedules come from the [schedule] section. Ctrl-C or
+    SIGTERM stops it; a run in progress is cancelled and the next run records it as
+    interrupted.
+
+    Example:
+
+        spacewatch serve --config /etc/spacewatch/spacewatch.toml
+    """
+    from .prefect_server import ServerError
+    from .serve import serve_forever
+
+    cfg = _load(config)
+    _check_rules(cfg)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    try:
+        serve_forever(cfg, port, console)
+    except ServerError as exc:
+        raise Fail(str(exc)) from None
+
+
+@app.command()
+def maintenance(
+    config: ConfigOption = None,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for a run holding the warehouse.")
+    ] = 0.0,
+) -> None:
+    """Prune old poll history, checkpoint and back up the warehouse (what the nightly flow does).
+
+    Backups go to [maintenance] backup_dir, are verified by opening them, and only the newest
+    keep_backups are kept.
+
+    Example:
+
+        spacewatch maintenance --config spacewatch.toml
+    """
+    from .maintenance import run_maintenance, summary_lines
+
+    cfg = _load(config)
+    try:
+        summary = run_maintenance(cfg, datetime.now(UTC), wait)
+    except WarehouseBusy as exc:
+        raise Fail(str(exc), EXIT_BUSY) from None
+    except (WarehouseError, SchemaError, OSError) as exc:
+        raise Fail(str(exc)) from None
+    for line in summary_lines(summary):
+        console.print(line, markup=False, highlight=False)
+
+
+@app.command()
+def restore(
+    backup: Annotated[Path, typer.Argument(help="A backup file written by maintenance.")],
+    config: ConfigOption = None,
+) -> None:
+    """Replace the warehouse with a backup; the current file is kept as *.before-restore.
+
+    Stop `spacewatch serve` (or pause the deployments) first. The backup is checked before
+    anything is moved, and a newer backup schema is refused at the next open.
+
+    Example:
+
+        spacewatch restore backups/spacewatch-20261126T033000Z.duckdb --config spacewatch.toml
+    """
+    from ..warehouse.maintenance import restore_backup
+
+    cfg = _load(config)
+    path = cfg.warehouse_path
+    try:
+        with writer_lock(path, 0):
+            kept = restore_backup(backup, path)
+    except WarehouseBusy as exc:
+        raise Fail(str(exc), EXIT_BUSY) from None
+    except (WarehouseError, OSError) as exc:
+        raise Fail(str(exc)) from None
+    console.print(f"Restored {path} from {backup}", markup=False, highlight=False)
+    if kept:
+        console.print(f"The previous warehouse is kept as {kept}", markup=False, highlight=False)
+
+
+@app.command()
 def report(
     config: ConfigOption = None,
     since: Annotated[

@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -129,8 +130,9 @@ class TopicConfig(_Strict):
 
 class SubscriberConfig(_Strict):
     name: str
-    # Apprise URLs; "env:NAME" takes the URL from an environment variable and
-    # "config:/path/apprise.yml" an Apprise configuration file, so tokens stay out of here.
+    # Apprise URLs; "env:NAME" takes the URL from an environment variable, "secret:NAME" from
+    # a Prefect Secret block and "config:/path/apprise.yml" from an Apprise configuration
+    # file, so tokens stay out of here.
     urls: tuple[str, ...]
     topics: tuple[str, ...]
     mode: Literal["immediate", "digest"] = "immediate"
@@ -182,6 +184,46 @@ class HealthConfig(_Strict):
         return self
 
 
+_CRON = re.compile(r"^\S+( \S+){4}$")
+
+
+def _check_cron(value: str) -> str:
+    value = " ".join(value.split())
+    if not _CRON.match(value):
+        raise ValueError(f"{value!r} is not a five-field cron expression like '5 * * * *'")
+    return value
+
+
+class ScheduleConfig(_Strict):
+    """When `spacewatch serve` runs each flow; deploy/prefect.yaml carries the same defaults."""
+
+    pipeline_every_min: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    # Hourly: each subscriber's digest goes out once a day at its own `digest_hour_utc`.
+    digest_cron: str = "5 * * * *"
+    maintenance_cron: str = "30 3 * * *"
+    timezone: str = "UTC"
+
+    _crons = field_validator("digest_cron", "maintenance_cron")(_check_cron)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Europe/Paris)"
+            ) from None
+        return value
+
+
+class MaintenanceConfig(_Strict):
+    backup_dir: Path = Path("backups")
+    keep_backups: Annotated[int, Field(ge=1, le=1000)] = 7
+    # Raw poll history older than this is deleted; each feed's latest poll is always kept.
+    poll_history_days: Annotated[int, Field(ge=1)] = 90
+
+
 class RunnerConfig(_Strict):
     """Where fetching and extracting run (flows/runners.py); storing stays in the flow."""
 
@@ -209,8 +251,10 @@ class Config(_Strict):
     topics: tuple[TopicConfig, ...] = ()
     subscribers: tuple[SubscriberConfig, ...] = ()
     alerts: AlertsConfig = AlertsConfig()
-    health: HealthConfig = HealthConfig()
     runner: RunnerConfig = RunnerConfig()
+    health: HealthConfig = HealthConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    maintenance: MaintenanceConfig = MaintenanceConfig()
 
     @field_validator("feeds")
     @classmethod

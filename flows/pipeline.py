@@ -29,9 +29,10 @@ from ..warehouse import store, tags
 from ..warehouse.connect import open_for_writing, writer_lock
 from ..warehouse.snapshot import publish_snapshot
 from . import runners, steps
-from .config import Config, load_config
+from .config import Config
 from .delivery import DeliverySummary, deliver_due, send_digests
 from .health import run_health_check
+from .run_config import load_run_config
 from .tagging import load_tagger
 from .topics import load_rules
 
@@ -345,9 +346,12 @@ def _publish(summary: RunSummary, config: Config) -> None:
 
 
 @flow(name="spacewatch-pipeline", log_prints=True)
-def pipeline(config_path: str, wait_s: float = 0.0) -> dict:
-    """Poll every due feed, fetch and extract new articles, store them in the warehouse."""
-    config = load_config(config_path)
+def pipeline(config_path: str | None = None, wait_s: float = 0.0) -> dict:
+    """Poll every due feed, fetch and extract new articles, store them in the warehouse.
+
+    `config_path` empty: $SPACEWATCH_CONFIG, then the Prefect Variable `spacewatch_config`.
+    """
+    config = load_run_config(config_path)
     logger = get_run_logger()
     path = config.warehouse_path
     with writer_lock(path, wait_s):
@@ -364,9 +368,9 @@ def pipeline(config_path: str, wait_s: float = 0.0) -> dict:
 
 
 @flow(name="spacewatch-digest", log_prints=True)
-def digest_flow(config_path: str, force: bool = False, wait_s: float = 60.0) -> dict:
-    """Send the digests that are due (scheduled daily by the operations deployment)."""
-    config = load_config(config_path)
+def digest_flow(config_path: str | None = None, force: bool = False, wait_s: float = 60.0) -> dict:
+    """Send the digests that are due: run hourly, each subscriber gets one at its digest hour."""
+    config = load_run_config(config_path)
     with writer_lock(config.warehouse_path, wait_s):
         con = open_for_writing(config.warehouse_path)
         try:
