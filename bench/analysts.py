@@ -58,6 +58,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/spacewatch-bench-analysts"))
     parser.add_argument("--reuse", action="store_true", help="keep an existing warehouse")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--split", action="store_true", help="also time the snapshot's copy and index separately"
+    )
     parser.add_argument("--queries-only", type=Path, help=argparse.SUPPRESS)  # child process
     return parser.parse_args()
 
@@ -401,6 +404,32 @@ def time_search_command(config: Path, repeat: int) -> float:
     return statistics.median(times)
 
 
+def time_snapshot_parts(con: duckdb.DuckDBPyConnection, workdir: Path) -> dict:
+    """The two halves of publish_snapshot, apart: the database copy and the BM25 index."""
+    from spacewatch.warehouse.fts import load_fts
+
+    scratch = workdir / "split.duckdb"
+    scratch.unlink(missing_ok=True)
+    source = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+    started = time.perf_counter()
+    con.execute(f"ATTACH '{scratch}' AS split_copy")
+    con.execute(f'COPY FROM DATABASE "{source}" TO split_copy')
+    con.execute("DETACH split_copy")
+    copy_s = time.perf_counter() - started
+    snap = duckdb.connect(str(scratch))
+    load_fts(snap)
+    started = time.perf_counter()
+    snap.execute(
+        "PRAGMA create_fts_index('articles', 'article_id', 'title', 'text', "
+        "stemmer = 'english', overwrite = 1)"
+    )
+    snap.execute("CHECKPOINT")
+    index_s = time.perf_counter() - started
+    snap.close()
+    scratch.unlink()
+    return {"copy_s": copy_s, "fts_index_s": index_s}
+
+
 def main() -> None:
     args = parse_args()
     if args.queries_only:
@@ -431,6 +460,9 @@ def main() -> None:
         figures["rows"] = counts
         print("rows:", ", ".join(f"{t} {c:,}" for t, c in counts.items()))
         snap, seconds = publish_snapshot(con, path)
+        if args.split:
+            figures["snapshot_parts"] = time_snapshot_parts(con, args.workdir)
+            print("snapshot parts:", figures["snapshot_parts"])
     finally:
         con.close()
     figures["snapshot_s"] = seconds
