@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from receivers import smtp_server
 
 from spacewatch.flows.config import SubscriberConfig
@@ -35,3 +38,23 @@ def test_missing_or_empty_secret_block_is_a_named_problem(prefect_harness: None)
         "destination #1: Prefect Secret block 'no-such-block' not found",
         "destination #2: Prefect Secret block 'blank-url' holds no URL",
     ]
+
+
+def test_deployed_runs_find_their_config_in_a_prefect_variable(
+    prefect_harness: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from prefect.variables import Variable
+
+    from spacewatch.flows.run_config import CONFIG_VARIABLE, run_config_path
+
+    monkeypatch.delenv("SPACEWATCH_CONFIG", raising=False)
+    Variable.set(CONFIG_VARIABLE, str(tmp_path / "from-variable.toml"), overwrite=True)
+    try:
+        assert run_config_path(None) == tmp_path / "from-variable.toml"
+        monkeypatch.setenv("SPACEWATCH_CONFIG", str(tmp_path / "from-env.toml"))
+        assert run_config_path(None) == tmp_path / "from-env.toml"
+        assert run_config_path("given.toml") == Path("given.toml")
+    finally:
+        Variable.unset(CONFIG_VARIABLE)
+    monkeypatch.delenv("SPACEWATCH_CONFIG")
+    assert run_config_path(None) == Path("spacewatch.toml")
