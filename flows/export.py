@@ -90,12 +90,16 @@ def check_target(out: Path, overwrite: bool) -> None:
         )
 
 
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def _copy(con: duckdb.DuckDBPyConnection, view: str, target: Path, fmt: str) -> ViewExport:
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
     column = PARTITIONED.get(view)
     if column is None:
         file = target / f"{view}.{fmt}"
-        rows = con.execute(f"COPY (SELECT * FROM {view}) TO '{file}' ({options})").fetchone()
+        rows = con.execute(f"COPY (SELECT * FROM {view}) TO {_quoted(file)} ({options})").fetchone()
         return ViewExport(rows=int(rows[0]), path=file.name, files=[file.name])  # type: ignore[index]
     folder = target / view
     folder.mkdir()  # present even when the view is empty and no partition gets written
@@ -103,7 +107,7 @@ def _copy(con: duckdb.DuckDBPyConnection, view: str, target: Path, fmt: str) -> 
     # rows without a date land in month=__HIVE_DEFAULT_PARTITION__, DuckDB's and Hive's default.
     rows = con.execute(
         f"""COPY (SELECT *, strftime({column}, '%Y-%m') AS month FROM {view})
-            TO '{folder}' ({options}, PARTITION_BY (month), OVERWRITE_OR_IGNORE)"""
+            TO {_quoted(folder)} ({options}, PARTITION_BY (month), OVERWRITE_OR_IGNORE)"""
     ).fetchone()
     files = sorted(str(p.relative_to(target)) for p in folder.rglob(f"*.{fmt}"))
     return ViewExport(

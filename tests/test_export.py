@@ -112,7 +112,7 @@ def test_parquet_export_of_every_view_reads_back_with_the_same_rows(
 
 
 def test_csv_export_of_chosen_views(config: Path, tmp_path: Path) -> None:
-    out = tmp_path / "csv"
+    out = tmp_path / "analyst's csv"  # a quote in the path must not break the SQL
     result = sw(
         "export",
         "--format",
@@ -125,6 +125,7 @@ def test_csv_export_of_chosen_views(config: Path, tmp_path: Path) -> None:
         str(config),
     )
     assert result.returncode == 0, result.stderr
+    sql_out = str(out).replace("'", "''")
     manifest = json.loads((out / "manifest.json").read_text())
     assert list(manifest["views"]) == ["v_articles", "v_feed_health"]
     assert sorted(p.name for p in out.iterdir()) == [
@@ -135,7 +136,7 @@ def test_csv_export_of_chosen_views(config: Path, tmp_path: Path) -> None:
     health = (out / "v_feed_health.csv").read_text().splitlines()
     assert health[0].startswith("feed_id,name,url") and len(health) == 1 + 4
     back = duckdb.sql(
-        f"SELECT count(*), count(DISTINCT month) FROM read_csv('{out}/v_articles/*/*.csv', hive_partitioning = true)"
+        f"SELECT count(*), count(DISTINCT month) FROM read_csv('{sql_out}/v_articles/*/*.csv', hive_partitioning = true)"
     ).fetchone()
     assert back == (20, manifest["views"]["v_articles"]["partitions"])
     assert all(
