@@ -61,7 +61,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--split", action="store_true", help="also time the snapshot's copy and index separately"
     )
-    parser.add_argument("--queries-only", type=Path, help=argparse.SUPPRESS)  # child process
+    parser.add_argument(
+        "--queries-only", type=Path, metavar="SNAPSHOT", help="only time the queries on a snapshot"
+    )
     return parser.parse_args()
 
 
