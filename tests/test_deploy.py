@@ -140,28 +140,29 @@ def test_deploy_then_a_worker_runs_the_pipeline_once_and_cancels_the_overlap(
     )
     try:
         runs = wait_final(url, run_ids)
+        elapsed = time.monotonic() - started
+        states = sorted(r["state_type"] for r in runs.values())
+        assert states == ["CANCELLED", "COMPLETED"], (tmp_path / "worker.log").read_text()[-3000:]
+        completed = next(r for r in runs.values() if r["state_type"] == "COMPLETED")
+        # What the operator sees in the UI: the run's logs. The flow-run process ships its last
+        # lines after its final state, so the worker (and that process) must live until then.
+        for _ in range(60):
+            logs = api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [completed["id"]]}}})
+            messages = [log["message"] for log in logs]  # type: ignore[union-attr]
+            if any(m.startswith("articles: ") for m in messages):
+                break
+            time.sleep(1)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=60)
-    elapsed = time.monotonic() - started
-    states = sorted(r["state_type"] for r in runs.values())
-    assert states == ["CANCELLED", "COMPLETED"], (tmp_path / "worker.log").read_text()[-3000:]
 
     wh = load_config(sample_config).warehouse_path
     assert query(wh, "SELECT status, count(*) FROM runs GROUP BY 1") == [("completed", 1)]
     (articles,) = query(wh, "SELECT count(*) FROM articles")[0]
     assert articles >= 15
-    completed = next(r for r in runs.values() if r["state_type"] == "COMPLETED")
     assert query(wh, "SELECT flow_run_id FROM runs") == [(completed["id"],)]
-    # What the operator sees in the UI: the run's logs and its summary artifact.
-    # (the last log lines reach the server shortly after the run's final state)
-    for _ in range(30):
-        logs = api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [completed["id"]]}}})
-        messages = [log["message"] for log in logs]  # type: ignore[union-attr]
-        if any(m.startswith("articles: ") for m in messages):
-            break
-        time.sleep(1)
     assert any(m.startswith(f"articles: {articles} new") for m in messages), messages
+    # ... and the run's summary artifact.
     artifacts = api(url, "/artifacts/filter", {"artifacts": {"key": {"any_": ["spacewatch-run-summary"]}}})
     assert [a["flow_run_id"] for a in artifacts] == [completed["id"]]  # type: ignore[union-attr]
     assert f"articles: {articles} new" in artifacts[0]["data"]  # type: ignore[index]
