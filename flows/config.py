@@ -50,6 +50,9 @@ def _check_http_url(value: str) -> str:
 
 class WarehouseConfig(_Strict):
     path: Path = Path("spacewatch.duckdb")
+    # Minutes between two publications of the analysts' snapshot. 0: after every run. A large
+    # warehouse costs minutes to copy and index (bench/README.md), so it may publish hourly.
+    snapshot_every_min: Annotated[float, Field(ge=0, le=7 * 24 * 60)] = 0.0
 
 
 class FeedConfig(_Strict):

@@ -27,7 +27,7 @@ from ..extractors.tagger import discover_candidates
 from ..seeds.registry import load_corpus
 from ..warehouse import store, tags
 from ..warehouse.connect import open_for_writing, writer_lock
-from ..warehouse.snapshot import publish_snapshot
+from ..warehouse.snapshot import publish_snapshot, snapshot_due, snapshot_published_at
 from . import runners, steps
 from .config import Config
 from .delivery import DeliverySummary, deliver_due, send_digests
@@ -358,7 +358,15 @@ def pipeline(config_path: str | None = None, wait_s: float = 0.0) -> dict:
         con = open_for_writing(path)
         try:
             summary = run_cycle(con, config)
-            summary.snapshot_s = publish_task(con, path)
+            published = snapshot_published_at(path)
+            if snapshot_due(published, _now(), config.warehouse.snapshot_every_min):
+                summary.snapshot_s = publish_task(con, path)
+            else:
+                age_min = (_now() - published).total_seconds() / 60  # type: ignore[operator]
+                logger.info(
+                    f"analysts' snapshot kept: published {age_min:.0f} min ago, "
+                    f"[warehouse] snapshot_every_min = {config.warehouse.snapshot_every_min:g}"
+                )
         finally:
             con.close()
     for line in summary.lines():

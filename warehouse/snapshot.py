@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -25,6 +26,20 @@ class SnapshotMissing(Exception):
 
 def snapshot_path(warehouse: Path) -> Path:
     return warehouse.with_name(f"{warehouse.stem}.snapshot.duckdb")
+
+
+def snapshot_due(published_at: datetime | None, now: datetime, every_min: float) -> bool:
+    """Whether a run should publish: always without a snapshot or with no interval set."""
+    if published_at is None or every_min <= 0:
+        return True
+    return now - published_at >= timedelta(minutes=every_min)
+
+
+def snapshot_published_at(warehouse: Path) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(snapshot_path(warehouse).stat().st_mtime, UTC)
+    except FileNotFoundError:
+        return None
 
 
 def publish_snapshot(con: duckdb.DuckDBPyConnection, warehouse: Path) -> tuple[Path, float]:
