@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -253,24 +254,6 @@ def generate(con: duckdb.DuckDBPyConnection, n: int, words: int, feeds: int) -> 
 
 # --- the queries ------------------------------------------------------------------------------
 
-# What `spacewatch search` runs (flows/cli.py `search`): rank and filter on the base tables,
-# then build the theme lists for the results only.
-SEARCH_SQL = """WITH hits AS (
-    SELECT v.article_id, v.score FROM (
-        SELECT a.article_id, a.site_name, t.relevant,
-               coalesce(a.published_at, a.first_seen_at) AS event_at,
-               fts_main_articles.match_bm25(a.article_id, ?) AS score
-        FROM articles a LEFT JOIN article_tags t USING (article_id)) v
-    WHERE {where}
-    ORDER BY v.score DESC, v.article_id LIMIT 20)
-SELECT round(h.score, 3) AS score,
-       strftime(coalesce(a.published_at, a.first_seen_at), '%Y-%m-%d') AS date,
-       a.site_name AS source, a.title,
-       (SELECT list(th.theme_id ORDER BY th.score DESC, th.theme_id)
-        FROM article_themes th WHERE th.article_id = h.article_id) AS themes,
-       a.canonical_url AS url
-FROM hits h JOIN articles a USING (article_id)
-ORDER BY h.score DESC, h.article_id"""
 # Its first form, kept to show the difference: BM25 and the filters over the whole view.
 SEARCH_SQL_BEFORE = """SELECT round(score, 3) AS score, strftime(v.event_at, '%Y-%m-%d') AS date,
        v.site_name AS source, v.title, v.themes, v.url
@@ -320,20 +303,18 @@ def queries() -> list[tuple[str, str, list]]:
             title = match["title"]
         elif match["sql"]:
             found.append((f"cookbook: {title}", match["sql"], []))
+    from spacewatch.warehouse.search import SearchFilters, build_search
+
     since = "2025-11-01"
+    # What `spacewatch search` runs, built by the same function.
+    plain = build_search("lunar station", SearchFilters())
+    filtered = build_search(
+        "lunar station",
+        SearchFilters(actors=("roscosmos",), since=datetime.fromisoformat(since), relevant=True),
+    )
     found += [
-        (
-            "search 'lunar station' (no filter)",
-            SEARCH_SQL.format(where="score IS NOT NULL"),
-            ["lunar station"],
-        ),
-        (
-            "search 'lunar station' --actor roscosmos --since 1y --relevant",
-            SEARCH_SQL.format(
-                where=f"score IS NOT NULL AND {ACTOR_FILTER} AND v.event_at >= ? AND v.relevant"
-            ),
-            ["lunar station", "roscosmos", since],
-        ),
+        ("search 'lunar station' (no filter)", *plain),
+        ("search 'lunar station' --actor roscosmos --since 1y --relevant", *filtered),
         (
             "search, first form (no filter)",
             SEARCH_SQL_BEFORE.format(where="score IS NOT NULL"),

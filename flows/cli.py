@@ -744,58 +744,21 @@ def search(
 
         spacewatch search "lunar station" --actor roscosmos --since 2021-01-01
     """
+    from ..warehouse.search import SearchFilters, build_search
+
     cfg = _load(config)
-    where, params = ["score IS NOT NULL"], [text]
-    for actor_id in actor or []:
-        where.append(
-            "EXISTS (SELECT 1 FROM article_actors x "
-            "WHERE x.article_id = v.article_id AND x.actor_id = ?)"
-        )
-        params.append(actor_id)
-    for theme_id in theme or []:
-        where.append(
-            "EXISTS (SELECT 1 FROM article_themes x "
-            "WHERE x.article_id = v.article_id AND x.theme_id = ?)"
-        )
-        params.append(theme_id)
-    if source:
-        where.append(
-            "(v.site_name ILIKE ? OR EXISTS (SELECT 1 FROM article_sources s "
-            "JOIN feeds f USING (feed_id) "
-            "WHERE s.article_id = v.article_id AND coalesce(f.name, f.title, '') ILIKE ?))"
-        )
-        params += [f"%{source}%", f"%{source}%"]
-    if since:
-        where.append("v.event_at >= ?")
-        params.append(_since(since))
-    if until:
-        where.append("v.event_at < ? + INTERVAL 1 DAY")
-        params.append(_since(until))
-    if relevant:
-        where.append("v.relevant")
+    filters = SearchFilters(
+        actors=tuple(actor or ()),
+        themes=tuple(theme or ()),
+        source=source,
+        since=_since(since) if since else None,
+        until=_since(until) if until else None,
+        relevant=relevant,
+    )
+    sql, params = build_search(text, filters, limit)
     con = open_analyst_view(cfg)
     try:
-        # Rank and filter on the base tables, then build the theme lists for the results only
-        # (as v_articles does): over all of v_articles this took seconds at 1M articles.
-        relation = con.sql(
-            f"""WITH hits AS (
-                    SELECT v.article_id, v.score FROM (
-                        SELECT a.article_id, a.site_name, t.relevant,
-                               coalesce(a.published_at, a.first_seen_at) AS event_at,
-                               fts_main_articles.match_bm25(a.article_id, ?) AS score
-                        FROM articles a LEFT JOIN article_tags t USING (article_id)) v
-                    WHERE {" AND ".join(where)}
-                    ORDER BY v.score DESC, v.article_id LIMIT {int(limit)})
-                SELECT round(h.score, 3) AS score,
-                       strftime(coalesce(a.published_at, a.first_seen_at), '%Y-%m-%d') AS date,
-                       a.site_name AS source, a.title,
-                       (SELECT list(th.theme_id ORDER BY th.score DESC, th.theme_id)
-                        FROM article_themes th WHERE th.article_id = h.article_id) AS themes,
-                       a.canonical_url AS url
-                FROM hits h JOIN articles a USING (article_id)
-                ORDER BY h.score DESC, h.article_id""",
-            params=params,
-        )
+        relation = con.sql(sql, params=params)
         _emit(
             relation, output_format if output_format in ("table", "csv", "json") else "table", None
         )

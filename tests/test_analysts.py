@@ -79,6 +79,26 @@ def test_search_ranks_and_filters(ingested: Path) -> None:
     assert bruno == []
 
 
+def test_search_theme_source_and_until_filters(ingested: Path) -> None:
+    def search(*args: str) -> list[dict]:
+        result = sw("search", "lunar station", *args, "--config", str(ingested), "--format", "json")
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    everything = search()
+    themed = search("--theme", "moon_base_ilrs")
+    assert themed and len(themed) < len(everything)
+    assert all("moon_base_ilrs" in r["themes"] for r in themed)
+    source = everything[0]["source"]
+    from_source = search("--source", source[:6].lower())
+    assert from_source and {r["source"] for r in from_source} <= {r["source"] for r in everything}
+    assert any(r["source"] == source for r in from_source)
+    until = sorted(r["date"] for r in everything)[len(everything) // 2]
+    early = search("--until", until)
+    assert early and all(r["date"] <= until for r in early)
+    assert len(early) < len(everything)
+
+
 def test_a_reader_keeps_its_snapshot_while_a_new_one_is_published(ingested: Path) -> None:
     wh = ingested.parent / "wh.duckdb"
     reader = open_snapshot(wh)
