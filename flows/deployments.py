@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
-from prefect.schedules import Cron, Interval
+from prefect.schedules import Cron, Interval, Schedule
 from prefect.types.entrypoint import EntrypointType
 
 from .config import ScheduleConfig
@@ -27,43 +28,48 @@ PIPELINE_WAIT_S = 300.0
 
 
 def build_deployments(config_path: Path, schedule: ScheduleConfig) -> list[RunnerDeployment]:
-    # Module entrypoints: runs import the installed package, whatever their working directory.
-    # paused=False: serve pauses the schedules when it stops and resumes them when it starts.
-    config = str(config_path)
-    one_at_a_time = ConcurrencyLimitConfig(
-        limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
-    )
+    config = {"config_path": str(config_path)}
+    zone = schedule.timezone
+    every = Interval(timedelta(minutes=schedule.pipeline_every_min), timezone=zone)
     return [
-        pipeline.to_deployment(
-            name="pipeline",
-            entrypoint_type=EntrypointType.MODULE_PATH,
-            paused=False,
-            schedule=Interval(
-                timedelta(minutes=schedule.pipeline_every_min), timezone=schedule.timezone
-            ),
-            parameters={"config_path": config, "wait_s": PIPELINE_WAIT_S},
-            concurrency_limit=one_at_a_time,
-            tags=TAGS,
-            description="Poll due feeds, extract and tag new articles, send alerts.",
+        _deployment(
+            pipeline,
+            "pipeline",
+            every,
+            config | {"wait_s": PIPELINE_WAIT_S},
+            "Poll due feeds, extract and tag new articles, send alerts.",
         ),
-        digest_flow.to_deployment(
-            name="digest",
-            entrypoint_type=EntrypointType.MODULE_PATH,
-            paused=False,
-            schedule=Cron(schedule.digest_cron, timezone=schedule.timezone),
-            parameters={"config_path": config},
-            concurrency_limit=one_at_a_time,
-            tags=TAGS,
-            description="Send each subscriber's daily digest at its digest hour.",
+        _deployment(
+            digest_flow,
+            "digest",
+            Cron(schedule.digest_cron, timezone=zone),
+            config,
+            "Send each subscriber's daily digest at its digest hour.",
         ),
-        maintenance_flow.to_deployment(
-            name="maintenance",
-            entrypoint_type=EntrypointType.MODULE_PATH,
-            paused=False,
-            schedule=Cron(schedule.maintenance_cron, timezone=schedule.timezone),
-            parameters={"config_path": config},
-            concurrency_limit=one_at_a_time,
-            tags=TAGS,
-            description="Prune raw poll history, checkpoint and back up the warehouse.",
+        _deployment(
+            maintenance_flow,
+            "maintenance",
+            Cron(schedule.maintenance_cron, timezone=zone),
+            config,
+            "Prune raw poll history, checkpoint and back up the warehouse.",
         ),
     ]
+
+
+def _deployment(
+    flow: Flow, name: str, schedule: Schedule, parameters: dict, description: str
+) -> RunnerDeployment:
+    return flow.to_deployment(
+        name=name,
+        # Module entrypoints: runs import the installed package, whatever their working folder.
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        # serve pauses the schedules when it stops; starting it again resumes them.
+        paused=False,
+        schedule=schedule,
+        parameters=parameters,
+        concurrency_limit=ConcurrencyLimitConfig(
+            limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+        ),
+        tags=TAGS,
+        description=description,
+    )
