@@ -8,7 +8,6 @@ import string
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -30,6 +29,7 @@ from spacewatch.extractors.models import (
     ParsedFeed,
     SourceLink,
 )
+from spacewatch.warehouse import connect as connect_mod
 from spacewatch.warehouse import migrate as migrate_mod
 from spacewatch.warehouse import store
 from spacewatch.warehouse.connect import (
@@ -355,12 +355,16 @@ def test_read_only_connect_of_a_missing_file(tmp_path: Path) -> None:
 # --- locking ---------------------------------------------------------------------------------
 
 
-def test_writer_lock_held_by_another_process(db_path: Path, tmp_path: Path) -> None:
+def test_writer_lock_held_by_another_process(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with holder(LOCK_HOLDER, str(db_path), cwd=tmp_path) as proc:
-        started = time.monotonic()
+        sleeps: list[float] = []
+        monkeypatch.setattr(connect_mod.time, "sleep", sleeps.append)
         with pytest.raises(WarehouseBusy) as info, writer_lock(db_path):
             pytest.fail("the lock was granted twice")
-        assert time.monotonic() - started < 1.0  # wait_s=0 fails at once
+        assert sleeps == []  # wait_s=0 fails at once, without a single wait
+        monkeypatch.undo()
         message = str(info.value)
         assert str(db_path) in message
         assert f'"pid": {proc.pid}' in message
@@ -374,15 +378,22 @@ def test_writer_lock_waits_for_the_holder(db_path: Path, tmp_path: Path) -> None
     with holder(LOCK_HOLDER, str(db_path), cwd=tmp_path) as proc:
         with pytest.raises(WarehouseBusy), writer_lock(db_path, wait_s=0.3):
             pass
-        timer = threading.Timer(0.6, release, [proc])
+        released = threading.Event()
+
+        def let_go() -> None:
+            released.set()
+            release(proc)
+
+        timer = threading.Timer(0.6, let_go)
         timer.start()
-        started = time.monotonic()
         try:
-            with writer_lock(db_path, wait_s=15):
-                waited = time.monotonic() - started
+            with writer_lock(db_path, wait_s=60):
+                # Granted only once the holder let go: ordering, not a clock window.
+                assert released.is_set()
+                proc.wait(timeout=30)
+                assert proc.returncode == 0
         finally:
             timer.cancel()
-        assert 0.4 <= waited < 10
 
 
 def test_two_concurrent_writers(db_path: Path, tmp_path: Path) -> None:
