@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -189,3 +192,42 @@ def test_handwritten_files_are_toml_doc_lists() -> None:
     for path in (LABEL_DIR / "handwritten").glob("*.toml"):
         docs = tomllib.loads(path.read_text(encoding="utf-8"))["doc"]
         assert len({d["id"] for d in docs}) == len(docs), path.name
+
+
+# --- bench/tagger_real.py ----------------------------------------------------------------------
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "tagger_real.py"
+
+
+def _bench(*args: str, eval_dir: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SPACEWATCH_EVAL_DIR": eval_dir}
+    return subprocess.run(
+        [sys.executable, str(BENCH), *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_bench_refuses_to_list_test_items() -> None:
+    done = _bench("--split", "test", "--errors", eval_dir="/nonexistent")
+    assert done.returncode == 2
+    assert "only runs on --split dev" in done.stderr and done.stdout == ""
+
+
+def test_bench_reports_hand_written_items_per_language_without_the_eval_folder(
+    tmp_path: Path,
+) -> None:
+    done = _bench("--origin", "handwritten", "--split", "all", "--json", eval_dir=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["overall"]["n"] == len(load_handwritten(LABEL_DIR))
+    assert set(doc["by_language"]) >= {"de", "ja", "zh-Hant", "ar", "hi", "ru"}
+    assert list(doc["themes"])[:5] == list(WATCHED)
+    assert set(doc["by_origin"]) == {"handwritten"}
+
+
+def test_bench_says_which_folder_is_missing() -> None:
+    done = _bench("--split", "dev", eval_dir="/nonexistent/eval")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: evaluation folder not found: /nonexistent/eval "
+        "(set SPACEWATCH_EVAL_DIR to the folder holding feeds/ and html/)"
+    )
