@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -83,13 +83,23 @@ def evaluate_poll(
     return PolledFeed(state, update, parsed)
 
 
-async def fetch_feeds(feeds: Sequence[FeedState], policy: FetchPolicy) -> list[FetchResult]:
+async def fetch_feeds(
+    feeds: Sequence[FeedState],
+    policy: FetchPolicy,
+    allows_private: Mapping[str, bool] | None = None,
+) -> list[FetchResult]:
+    """`allows_private`: configured URL -> the feed's own setting (default: the policy's)."""
+    allows_private = allows_private or {}
     async with Fetcher(policy) as fetcher:
         return list(
             await asyncio.gather(
                 *(
                     fetcher.fetch(
-                        f.url, etag=f.etag, last_modified=f.last_modified, accept=FEED_ACCEPT
+                        f.url,
+                        etag=f.etag,
+                        last_modified=f.last_modified,
+                        accept=FEED_ACCEPT,
+                        allow_private=allows_private.get(f.configured_url),
                     )
                     for f in feeds
                 )
@@ -97,8 +107,21 @@ async def fetch_feeds(feeds: Sequence[FeedState], policy: FetchPolicy) -> list[F
         )
 
 
+def private_feed_ids(feeds: Sequence[FeedState], config: Config) -> frozenset[int]:
+    """The feeds whose fetches, and the pages they link, may reach private addresses."""
+    allows = config.feed_allows_private()
+    default = config.fetch.allow_private_addresses
+    return frozenset(f.feed_id for f in feeds if allows.get(f.configured_url, default))
+
+
+def page_allows_private(group: Sequence[ArticleCandidate], private_feeds: frozenset[int]) -> bool:
+    """A page may reach private addresses when a feed that links it in this run may: that
+    feed vouches for the URL, and the page is fetched once for all the feeds that link it."""
+    return any(c.feed_id in private_feeds for c in group)
+
+
 def poll_feeds(feeds: Sequence[FeedState], config: Config, now: datetime) -> list[PolledFeed]:
-    results = asyncio.run(fetch_feeds(feeds, fetch_policy(config)))
+    results = asyncio.run(fetch_feeds(feeds, fetch_policy(config), config.feed_allows_private()))
     policy = backoff_policy(config)
     return [evaluate_poll(f, r, now, policy) for f, r in zip(feeds, results, strict=True)]
 
@@ -283,8 +306,14 @@ async def fetch_and_extract(
     config: Config,
     pool: ProcessPool,
     site_names: dict[int, str | None] | None = None,
+    private_feeds: frozenset[int] | None = None,
 ) -> tuple[list[Article], EnrichStats]:
-    """Fetch pages concurrently and extract them in worker processes as they arrive."""
+    """Fetch pages concurrently and extract them in worker processes as they arrive.
+
+    `private_feeds`: ids of the feeds whose linked pages may reach private addresses
+    (`private_feed_ids`, `page_allows_private`); None: `[fetch] allow_private_addresses`
+    decides for every page.
+    """
     stats = EnrichStats()
     site_names = site_names or {}
     timeout = config.extract.timeout_s
@@ -295,7 +324,13 @@ async def fetch_and_extract(
 
     async def one(group: Sequence[ArticleCandidate], fetcher: Fetcher) -> Article:
         async with in_flight:
-            result = await fetcher.fetch(group[0].url, accept=PAGE_ACCEPT)
+            result = await fetcher.fetch(
+                group[0].url,
+                accept=PAGE_ACCEPT,
+                allow_private=None
+                if private_feeds is None
+                else page_allows_private(group, private_feeds),
+            )
             page = None
             if result.outcome is Outcome.OK and _is_html(result):
                 stats.fetched += 1
