@@ -123,7 +123,20 @@ def page_allows_private(group: Sequence[ArticleCandidate], private_feeds: frozen
 def poll_feeds(feeds: Sequence[FeedState], config: Config, now: datetime) -> list[PolledFeed]:
     results = asyncio.run(fetch_feeds(feeds, fetch_policy(config), config.feed_allows_private()))
     policy = backoff_policy(config)
-    return [evaluate_poll(f, r, now, policy) for f, r in zip(feeds, results, strict=True)]
+    return [_evaluate_one(f, r, now, policy) for f, r in zip(feeds, results, strict=True)]
+
+
+def _evaluate_one(
+    state: FeedState, result: FetchResult, now: datetime, policy: BackoffPolicy
+) -> PolledFeed:
+    """`evaluate_poll`, where an exception on one feed's body is that feed's failed poll (its
+    validators stay, so the body is read again next time) rather than the run's failure."""
+    try:
+        return evaluate_poll(state, result, now, policy)
+    except Exception as exc:
+        reason = f"raised while parsing the feed: {type(exc).__name__}: {exc}"[:500]
+        failed = replace(result, outcome=Outcome.HARD, error=reason, body=b"")
+        return PolledFeed(state, decide_update(state, failed, now, policy), None)
 
 
 # --- choosing what to fetch ------------------------------------------------------------------
@@ -247,6 +260,12 @@ def _is_html(result: FetchResult) -> bool:
     return any(kind in content_type for kind in HTML_TYPES)
 
 
+def _raised(stage: str, exc: BaseException, earlier: str | None = None) -> str:
+    """A page's failure reason for an unexpected exception, after any earlier reason."""
+    reason = f"raised while {stage} the page: {type(exc).__name__}: {exc}"
+    return (f"{earlier}; {reason}" if earlier else reason)[:500]
+
+
 def build_article(
     group: Sequence[ArticleCandidate],
     result: FetchResult,
@@ -323,14 +342,20 @@ async def fetch_and_extract(
     in_flight = asyncio.Semaphore(config.fetch.concurrency + 4 * config.extract.workers)
 
     async def one(group: Sequence[ArticleCandidate], fetcher: Fetcher) -> Article:
+        # Whatever goes wrong with one page becomes that page's recorded failure, with the
+        # feed's text as fallback: a poison page never fails its chunk, nor the run.
         async with in_flight:
-            result = await fetcher.fetch(
-                group[0].url,
-                accept=PAGE_ACCEPT,
-                allow_private=None
-                if private_feeds is None
-                else page_allows_private(group, private_feeds),
-            )
+            url = group[0].url
+            try:
+                result = await fetcher.fetch(
+                    url,
+                    accept=PAGE_ACCEPT,
+                    allow_private=None
+                    if private_feeds is None
+                    else page_allows_private(group, private_feeds),
+                )
+            except Exception as exc:  # the fetcher returns network trouble as data: a bug
+                result = FetchResult(url, url, Outcome.HARD, error=_raised("fetching", exc))
             page = None
             if result.outcome is Outcome.OK and _is_html(result):
                 stats.fetched += 1
@@ -348,6 +373,8 @@ async def fetch_and_extract(
                     result = replace(result, error=f"extraction exceeded {timeout:g} s")
                 except ProcessExpired as exc:
                     result = replace(result, error=f"extractor process died: {exc}")
+                except Exception as exc:  # raised in the worker, travelled back by pebble
+                    result = replace(result, error=_raised("extracting", exc, result.error))
             elif result.outcome is Outcome.OK:
                 stats.fetched += 1
                 result = replace(
@@ -356,14 +383,18 @@ async def fetch_and_extract(
             else:
                 stats.pages_failed += 1
             result = replace(result, body=b"")  # the page is no longer needed
-            article = build_article(
-                group,
-                result,
-                page,
-                min_words=min_words,
-                site_name=site_names.get(group[0].feed_id),
-                tagger=tagger,
-            )
+            site_name = site_names.get(group[0].feed_id)
+            try:
+                article = build_article(
+                    group, result, page, min_words=min_words, site_name=site_name, tagger=tagger
+                )
+            except Exception as exc:  # tagging the text, most likely
+                result = replace(result, error=_raised("tagging", exc, result.error))
+                article = build_article(
+                    group, result, None, min_words=min_words, site_name=site_name
+                )
+            if result.error and "raised while" in result.error:
+                stats.failures.append(f"{url}: {result.error}")
             if article.extraction_method == "trafilatura":
                 stats.extracted += 1
             elif article.extraction_method == "none":
