@@ -7,11 +7,12 @@ never raises for network trouble: it returns a `FetchResult` whose `outcome` say
 from __future__ import annotations
 
 import asyncio
+import enum
 import ipaddress
 import socket
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
@@ -23,8 +24,10 @@ from .models import FetchResult, Outcome, Redirect
 
 TEMPORARY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 524})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# Cloud metadata endpoints that are not covered by the private/link-local ranges.
-BLOCKED_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+# Names of cloud metadata services, refused before any lookup (their addresses are refused too).
+BLOCKED_HOSTS = frozenset(
+    {"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"}
+)
 READ_CHUNK = 64 * 1024
 
 
@@ -48,52 +51,223 @@ class BodyTooLarge(Exception):
     pass
 
 
-def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT)
+# -- the address guard -------------------------------------------------------------------------
+#
+# Three kinds of address. PUBLIC ones are always fetched. PRIVATE ones (loopback, private-use,
+# shared, unique-local, site-local) are where an intranet feed lives: fetched only for a feed
+# with `allow_private_addresses`. FORBIDDEN ones are never fetched: cloud metadata services,
+# link-local, and every other special-purpose range of the IANA IPv4 and IPv6 registries
+# (documentation, benchmarking, multicast, reserved...), even the few that IANA marks globally
+# reachable (anycast services, AS112): no news site lives there. Addresses that embed an IPv4
+# address (IPv4-mapped, NAT64, 6to4, Teredo) are judged by the address they embed.
+
+
+class AddressKind(enum.Enum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+    FORBIDDEN = "forbidden"
+
+
+@dataclass(frozen=True, slots=True)
+class AddressVerdict:
+    kind: AddressKind
+    reason: str  # what the address is, for error messages: "private-use", "cloud metadata"...
+
+    def allowed(self, allow_private: bool) -> bool:
+        return self.kind is AddressKind.PUBLIC or (
+            allow_private and self.kind is AddressKind.PRIVATE
+        )
+
+
+_P, _F = AddressKind.PRIVATE, AddressKind.FORBIDDEN
+
+# Cloud metadata and platform services. Most sit in link-local space, which is forbidden
+# anyway; these are the ones that would otherwise count as private or even public.
+CLOUD_METADATA_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "169.254.169.254/32",  # AWS, GCP, Azure, OpenStack, Oracle...
+        "169.254.170.2/32",  # AWS ECS task metadata
+        "100.100.100.200/32",  # Alibaba Cloud (inside the shared 100.64.0.0/10)
+        "192.0.0.192/32",  # Oracle Cloud Classic
+        "168.63.129.16/32",  # Azure WireServer (a public address)
+        "fd00:ec2::/32",  # AWS over IPv6: metadata fd00:ec2::254, DNS, NTP (unique-local)
+        "fd20:ce::254/128",  # GCP metadata over IPv6 (unique-local)
     )
+)
+
+_IPV4_RANGES: tuple[tuple[ipaddress.IPv4Network, AddressKind, str], ...] = tuple(
+    (ipaddress.IPv4Network(net), kind, reason)
+    for net, kind, reason in (
+        ("0.0.0.0/8", _F, "'this network'"),
+        ("10.0.0.0/8", _P, "private-use"),
+        ("100.64.0.0/10", _P, "shared address space (CGNAT)"),
+        ("127.0.0.0/8", _P, "loopback"),
+        ("169.254.0.0/16", _F, "link-local"),
+        ("172.16.0.0/12", _P, "private-use"),
+        ("192.0.0.0/24", _F, "IETF protocol assignments"),
+        ("192.0.2.0/24", _F, "documentation"),
+        ("192.31.196.0/24", _F, "AS112"),
+        ("192.52.193.0/24", _F, "AMT"),
+        ("192.88.99.0/24", _F, "6to4 relay anycast"),
+        ("192.168.0.0/16", _P, "private-use"),
+        ("192.175.48.0/24", _F, "AS112 direct delegation"),
+        ("198.18.0.0/15", _F, "benchmarking"),
+        ("198.51.100.0/24", _F, "documentation"),
+        ("203.0.113.0/24", _F, "documentation"),
+        ("224.0.0.0/4", _F, "multicast"),
+        ("240.0.0.0/4", _F, "reserved"),  # 255.255.255.255, limited broadcast, included
+    )
+)
+
+# IPv6 outside 2000::/3 is not global unicast: only these ranges there are named; every other
+# address is forbidden as reserved. IPv4-embedding ranges are handled before this table.
+_IPV6_RANGES: tuple[tuple[ipaddress.IPv6Network, AddressKind, str], ...] = tuple(
+    (ipaddress.IPv6Network(net), kind, reason)
+    for net, kind, reason in (
+        ("::/128", _F, "unspecified"),
+        ("::1/128", _P, "loopback"),
+        ("64:ff9b:1::/48", _F, "local-use IPv4/IPv6 translation"),
+        ("100::/64", _F, "discard-only"),
+        ("2001::/23", _F, "IETF protocol assignments"),
+        ("2001:db8::/32", _F, "documentation"),
+        ("2620:4f:8000::/48", _F, "AS112 direct delegation"),
+        ("3fff::/20", _F, "documentation"),
+        ("5f00::/16", _F, "segment routing (SRv6) SIDs"),
+        ("fc00::/7", _P, "unique-local"),
+        ("fe80::/10", _F, "link-local"),
+        ("fec0::/10", _P, "site-local (deprecated)"),
+        ("ff00::/8", _F, "multicast"),
+    )
+)
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_SIXTOFOUR = ipaddress.IPv6Network("2002::/16")
+_TEREDO = ipaddress.IPv6Network("2001::/32")
 
 
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+def classify_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> AddressVerdict:
+    """Whether an address is public, private (intranet) or never to be contacted, and why."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id:
+        ip = ipaddress.IPv6Address(ip.packed)  # the zone does not change what the address is
+    if any(ip in net for net in CLOUD_METADATA_NETWORKS if net.version == ip.version):
+        return AddressVerdict(AddressKind.FORBIDDEN, "cloud metadata")
+    if isinstance(ip, ipaddress.IPv4Address):
+        for net, kind, reason in _IPV4_RANGES:
+            if ip in net:
+                return AddressVerdict(kind, reason)
+        return AddressVerdict(AddressKind.PUBLIC, "public")
+    embedded = _embedded_ipv4(ip)
+    if embedded is not None:
+        label, inner = embedded
+        verdicts = [classify_address(v4) for v4 in inner]
+        worst = max(verdicts, key=lambda v: _SEVERITY[v.kind])
+        if worst.kind is AddressKind.PUBLIC:
+            return worst
+        return AddressVerdict(worst.kind, f"{label} of {worst.reason}")
+    for net6, kind, reason in _IPV6_RANGES:
+        if ip in net6:
+            return AddressVerdict(kind, reason)
+    if ip not in _GLOBAL_UNICAST:
+        return AddressVerdict(AddressKind.FORBIDDEN, "reserved (not global unicast)")
+    return AddressVerdict(AddressKind.PUBLIC, "public")
 
 
-async def _resolve(host: str, port: int) -> list[str]:
+_SEVERITY = {AddressKind.PUBLIC: 0, AddressKind.PRIVATE: 1, AddressKind.FORBIDDEN: 2}
+
+
+def _embedded_ipv4(
+    ip: ipaddress.IPv6Address,
+) -> tuple[str, tuple[ipaddress.IPv4Address, ...]] | None:
+    """The IPv4 address(es) an IPv6 address carries, where the network would deliver to them."""
+    if ip in _MAPPED:
+        return "IPv4-mapped", (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip in _NAT64:
+        return "NAT64", (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip in _SIXTOFOUR:
+        return "6to4", (ipaddress.IPv4Address((int(ip) >> 80) & 0xFFFFFFFF),)
+    if ip in _TEREDO:
+        server = ipaddress.IPv4Address((int(ip) >> 64) & 0xFFFFFFFF)
+        client = ipaddress.IPv4Address(~int(ip) & 0xFFFFFFFF)  # stored inverted (RFC 4380)
+        return "Teredo", (server, client)
+    return None
+
+
+def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return classify_address(ip).kind is AddressKind.PUBLIC
+
+
+def _parse_address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(address.strip("[]"))
+
+
+def _literal(host: str) -> str | None:
     try:
-        return [str(ipaddress.ip_address(host.strip("[]")))]
+        return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
-        pass
+        return None
+
+
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The host's addresses from the system resolver, in the order it gives them."""
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-async def check_host_allowed(host: str, port: int, allow_private: bool) -> list[str]:
-    """Resolve `host` and refuse it if any address is private, loopback, link-local..."""
-    if allow_private:
-        return await _resolve(host, port)
+async def resolve_host(host: str, port: int, resolver: Resolver = system_resolver) -> list[str]:
+    """A literal address as itself; a name through `resolver` (one lookup)."""
+    literal = _literal(host)
+    if literal is not None:
+        return [literal]
+    return list(dict.fromkeys(await resolver(host, port)))
+
+
+def refusal(address: str, allow_private: bool) -> str | None:
+    """Why this address must not be contacted, or None when it may be."""
+    verdict = classify_address(_parse_address(address))
+    return None if verdict.allowed(allow_private) else verdict.reason
+
+
+async def check_host_allowed(
+    host: str, port: int, allow_private: bool, resolver: Resolver = system_resolver
+) -> list[str]:
+    """The addresses of `host` this fetcher may contact, in resolver order; RefusedAddress
+    when there is none (or the name is a cloud metadata service)."""
     if host.lower().rstrip(".") in BLOCKED_HOSTS:
         raise RefusedAddress(f"refused host {host} (cloud metadata service)")
-    addresses = await _resolve(host, port)
+    literal = _literal(host)
+    addresses = [literal] if literal is not None else await resolve_host(host, port, resolver)
+    allowed, refused = [], []
     for address in addresses:
-        if not is_public_address(ipaddress.ip_address(address.split("%")[0])):
-            raise RefusedAddress(f"refused address {address} of {host} (private or local)")
-    return addresses
+        reason = refusal(address, allow_private)
+        if reason is None:
+            allowed.append(address)
+        else:
+            refused.append(f"{address} ({reason})")
+    if not allowed:
+        if not refused:
+            raise RefusedAddress(f"refused host {host}: it resolved to no address")
+        if literal is not None:
+            raise RefusedAddress(f"refused address {refused[0]}")
+        raise RefusedAddress(f"refused every address of {host}: {', '.join(refused)}")
+    return allowed
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Checks the address at connect time too, so DNS rebinding cannot sneak past the guard."""
+    """Resolves once, checks every address and connects only to an address it checked, trying
+    each allowed one in turn: DNS rebinding cannot slip a second answer in between."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend, allow_private: bool) -> None:
+    def __init__(
+        self, inner: httpcore.AsyncNetworkBackend, allow_private: bool, resolver: Resolver
+    ) -> None:
         self._inner = inner
         self._allow_private = allow_private
+        self._resolver = resolver
 
     async def connect_tcp(
         self,
@@ -103,26 +277,28 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[object] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = await check_host_allowed(host, port, self._allow_private)
-        # Connect to the address we checked, not to a fresh lookup of the name.
-        return await self._inner.connect_tcp(
-            addresses[0],
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,  # type: ignore[arg-type]
-        )
-
-    async def connect_unix_socket(
-        self, *args: object, **kwargs: object
-    ) -> httpcore.AsyncNetworkStream:
-        raise RefusedAddress("unix sockets are not fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        addresses = await check_host_allowed(host, port, self._allow_private, self._resolver)
+        for index, address in enumerate(addresses):
+            try:
+                return await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,  # type: ignore[arg-type]
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError):
+                if index == len(addresses) - 1:
+                    raise
+        raise AssertionError("unreachable")  # check_host_allowed never returns an empty list
 
 
-def _make_transport(policy: FetchPolicy) -> httpx.AsyncHTTPTransport:
+def _make_transport(
+    policy: FetchPolicy,
+    allow_private: bool,
+    resolver: Resolver,
+    network: httpcore.AsyncNetworkBackend | None,
+) -> httpx.AsyncHTTPTransport:
     limits = httpx.Limits(max_connections=policy.concurrency * 2, max_keepalive_connections=64)
     transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False, retries=0)
     # httpx has no public hook for the network backend; httpx is pinned <0.29 for this reason.
@@ -131,7 +307,9 @@ def _make_transport(policy: FetchPolicy) -> httpx.AsyncHTTPTransport:
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_GuardedBackend(httpcore.AnyIOBackend(), policy.allow_private_addresses),
+        network_backend=_GuardedBackend(
+            network or httpcore.AnyIOBackend(), allow_private, resolver
+        ),
     )
     return transport
 
@@ -202,27 +380,51 @@ class _Decoder:
 
 
 class Fetcher:
-    """An async HTTP client with global and per-host concurrency limits. Use `async with`."""
+    """An async HTTP client with global and per-host concurrency limits. Use `async with`.
 
-    def __init__(self, policy: FetchPolicy) -> None:
+    `resolver` looks host names up (the system's by default); `network` makes the TCP
+    connections (httpcore's AnyIO backend by default). Both are seams for tests and for
+    unusual networks; the address guard sits between them and cannot be bypassed by either.
+    """
+
+    def __init__(
+        self,
+        policy: FetchPolicy,
+        *,
+        resolver: Resolver = system_resolver,
+        network: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
         self.policy = policy
+        self._resolver = resolver
+        self._network = network
         self._global = asyncio.Semaphore(policy.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._client = httpx.AsyncClient(
-            transport=_make_transport(policy),
-            timeout=httpx.Timeout(policy.timeout_s, connect=policy.connect_timeout_s),
-            follow_redirects=False,  # each hop is checked and counted here
-            headers={
-                "User-Agent": policy.user_agent,
-                "Accept-Encoding": "gzip, deflate",
-            },
-        )
+        # One client per private-address setting: a pooled keep-alive connection to an
+        # intranet host, opened for a feed that may reach it, must never serve a fetch that
+        # may not.
+        self._clients: dict[bool, httpx.AsyncClient] = {}
+
+    def _client(self, allow_private: bool) -> httpx.AsyncClient:
+        client = self._clients.get(allow_private)
+        if client is None:
+            policy = self.policy
+            client = self._clients[allow_private] = httpx.AsyncClient(
+                transport=_make_transport(policy, allow_private, self._resolver, self._network),
+                timeout=httpx.Timeout(policy.timeout_s, connect=policy.connect_timeout_s),
+                follow_redirects=False,  # each hop is checked and counted here
+                headers={
+                    "User-Agent": policy.user_agent,
+                    "Accept-Encoding": "gzip, deflate",
+                },
+            )
+        return client
 
     async def __aenter__(self) -> Fetcher:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
 
     def _host_limit(self, url: str) -> asyncio.Semaphore:
         host = (urlsplit(url).hostname or "").lower()
@@ -237,21 +439,31 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "*/*",
+        allow_private: bool | None = None,
     ) -> FetchResult:
-        """GET `url` following at most `max_redirects` hops; never raises for network errors."""
+        """GET `url` following at most `max_redirects` hops; never raises for network errors.
+
+        `allow_private`: whether this fetch may reach private addresses; None takes the
+        policy's `allow_private_addresses`. Cloud metadata, link-local and other
+        special-purpose addresses are refused either way.
+        """
+        if allow_private is None:
+            allow_private = self.policy.allow_private_addresses
+        client = self._client(allow_private)
         state: dict[str, object] = {"final_url": url, "redirects": [], "status": None, "read": 0}
         try:
             # The time limit starts once a slot is free: waiting in the queue is not the
             # server's fault (see _fetch_chain).
             async with self._global, asyncio.timeout(None) as deadline:
                 state["deadline"] = deadline
-                result = await self._fetch_chain(url, etag, last_modified, accept, state)
+                result = await self._fetch_chain(client, url, etag, last_modified, accept, state)
         except TimeoutError:
             result = self._failure(
                 url, state, Outcome.TEMPORARY, f"timed out after {self.policy.timeout_s:g} s"
             )
         except RefusedAddress as exc:
-            result = self._failure(url, state, Outcome.HARD, str(exc))
+            # The hop that was refused: after a redirect it is not the URL asked for.
+            result = self._failure(url, state, Outcome.HARD, f"{exc}, for {state['final_url']}")
         except BodyTooLarge as exc:
             result = self._failure(url, state, Outcome.HARD, str(exc))
         except httpx.InvalidURL as exc:
@@ -281,6 +493,7 @@ class Fetcher:
 
     async def _fetch_chain(
         self,
+        client: httpx.AsyncClient,
         url: str,
         etag: str | None,
         last_modified: str | None,
@@ -307,8 +520,8 @@ class Fetcher:
                     state["started"] = time.perf_counter()
                     loop = asyncio.get_running_loop()
                     state["deadline"].reschedule(loop.time() + self.policy.timeout_s)  # type: ignore[attr-defined]
-                request = self._client.build_request("GET", current, headers=headers)
-                response = await self._client.send(request, stream=True)
+                request = client.build_request("GET", current, headers=headers)
+                response = await client.send(request, stream=True)
                 try:
                     state["status"] = response.status_code
                     if response.status_code in REDIRECT_STATUSES:

@@ -58,6 +58,8 @@ class WarehouseConfig(_Strict):
 class FeedConfig(_Strict):
     url: str
     name: str | None = None
+    # None: [fetch] allow_private_addresses. The article pages this feed links inherit it.
+    allow_private_addresses: bool | None = None
 
     _url = field_validator("url")(_check_http_url)
 
@@ -70,6 +72,8 @@ class FetchConfig(_Strict):
     concurrency: Annotated[int, Field(ge=1, le=512)] = 16
     per_host_concurrency: Annotated[int, Field(ge=1, le=64)] = 2
     user_agent: Annotated[str, Field(min_length=3)] = USER_AGENT
+    # The default for every feed; a [[feeds]] entry may set its own. Cloud metadata and
+    # link-local addresses are refused even when this is true.
     allow_private_addresses: bool = False
     backoff_base_s: Annotated[float, Field(ge=0)] = 900.0
     backoff_max_s: Annotated[float, Field(ge=0)] = 24 * 3600.0
@@ -306,6 +310,15 @@ class Config(_Strict):
         if not path.is_absolute() and self.source is not None:
             path = self.source.parent / path
         return path
+
+    def feed_allows_private(self) -> dict[str, bool]:
+        """Configured feed URL -> whether its fetches (feed and linked pages) may reach
+        private addresses."""
+        default = self.fetch.allow_private_addresses
+        return {
+            f.url: default if f.allow_private_addresses is None else f.allow_private_addresses
+            for f in self.feeds
+        }
 
     @property
     def warehouse_path(self) -> Path:

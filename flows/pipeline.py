@@ -153,10 +153,14 @@ def extract_chunk_task(
     config: Config,
     pool: ProcessPool | None,
     site_names: dict[int, str | None],
+    private_feeds: frozenset[int] | None = None,
 ) -> tuple[list[Article], steps.EnrichStats]:
-    """`pool` is the flow's own; None on a Dask worker, which keeps a pool of its own."""
+    """`pool` is the flow's own; None on a Dask worker, which keeps a pool of its own.
+    `private_feeds`: the feeds whose linked pages may reach private addresses."""
     pool = pool if pool is not None else runners.worker_pool(config)
-    articles, stats = asyncio.run(steps.fetch_and_extract(chunk, config, pool, site_names))
+    articles, stats = asyncio.run(
+        steps.fetch_and_extract(chunk, config, pool, site_names, private_feeds)
+    )
     stats.process = runners.process_name()
     return articles, stats
 
@@ -275,13 +279,15 @@ def _run_cycle(
         }
         # Chunk k is stored while the next ones are fetched and extracted (one locally, one per
         # Dask worker thread), so the workers do not wait for the database.
+        # Article pages inherit the private-address setting of the feeds that link them.
+        private = steps.private_feed_ids([p.state for p in polled], config)
         chunks = _chunks(selection.to_fetch, config.extract.chunk_size)
         ahead = runner.ahead if chunks else 0
-        running = deque(runner.submit(chunk, site_names) for chunk in chunks[:ahead])
+        running = deque(runner.submit(chunk, site_names, private) for chunk in chunks[:ahead])
         for index, chunk in enumerate(chunks):
             articles, stats = running.popleft().result()
             if index + ahead < len(chunks):
-                running.append(runner.submit(chunks[index + ahead], site_names))
+                running.append(runner.submit(chunks[index + ahead], site_names, private))
             if stats.process not in summary.extract_processes:
                 summary.extract_processes.append(stats.process)
             saved, store_s = store_chunk_task(con, chunk, articles, config, run_id, prepared)

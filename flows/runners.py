@@ -45,12 +45,16 @@ def process_name() -> str:
 class ChunkRunner:
     """Submits fetch-extract tasks; the pipeline keeps `ahead` of them in flight."""
 
-    def __init__(self, submit: Callable[[list, dict], PrefectFuture], ahead: Callable[[], int]):
+    def __init__(
+        self,
+        submit: Callable[[list, dict, frozenset[int]], PrefectFuture],
+        ahead: Callable[[], int],
+    ):
         self._submit = submit
         self._ahead = ahead
 
-    def submit(self, chunk: list, site_names: dict) -> PrefectFuture:
-        return self._submit(chunk, site_names)
+    def submit(self, chunk: list, site_names: dict, private_feeds: frozenset[int]) -> PrefectFuture:
+        return self._submit(chunk, site_names, private_feeds)
 
     @property
     def ahead(self) -> int:
@@ -65,7 +69,10 @@ def open_chunk_runner(config: Config, task: Task) -> Iterator[ChunkRunner]:
             yield runner
         return
     with extraction_pool(config.extract.workers, config.tagging_paths()) as pool:
-        yield ChunkRunner(lambda chunk, names: task.submit(chunk, config, pool, names), lambda: 1)
+        yield ChunkRunner(
+            lambda chunk, names, private: task.submit(chunk, config, pool, names, private),
+            lambda: 1,
+        )
 
 
 def build_dask_task_runner(config: Config) -> Any:
@@ -138,10 +145,16 @@ def _dask_chunk_runner(config: Config, task: Task) -> Iterator[ChunkRunner]:
             # A temporary cluster takes seconds to start: it does so while feeds are polled.
             slots: Future[int] = starter.submit(_connect, task_runner, config)
 
-            def submit(chunk: list, names: dict) -> PrefectFuture:
+            def submit(chunk: list, names: dict, private: frozenset[int]) -> PrefectFuture:
                 slots.result()
                 # What task.submit() does with the flow's own task runner, here with Dask's.
-                parameters = {"chunk": chunk, "config": config, "pool": None, "site_names": names}
+                parameters = {
+                    "chunk": chunk,
+                    "config": config,
+                    "pool": None,
+                    "site_names": names,
+                    "private_feeds": private,
+                }
                 with temporary_settings(updates=settings):
                     return task_runner.submit(task, parameters)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -83,13 +83,23 @@ def evaluate_poll(
     return PolledFeed(state, update, parsed)
 
 
-async def fetch_feeds(feeds: Sequence[FeedState], policy: FetchPolicy) -> list[FetchResult]:
+async def fetch_feeds(
+    feeds: Sequence[FeedState],
+    policy: FetchPolicy,
+    allows_private: Mapping[str, bool] | None = None,
+) -> list[FetchResult]:
+    """`allows_private`: configured URL -> the feed's own setting (default: the policy's)."""
+    allows_private = allows_private or {}
     async with Fetcher(policy) as fetcher:
         return list(
             await asyncio.gather(
                 *(
                     fetcher.fetch(
-                        f.url, etag=f.etag, last_modified=f.last_modified, accept=FEED_ACCEPT
+                        f.url,
+                        etag=f.etag,
+                        last_modified=f.last_modified,
+                        accept=FEED_ACCEPT,
+                        allow_private=allows_private.get(f.configured_url),
                     )
                     for f in feeds
                 )
@@ -97,10 +107,36 @@ async def fetch_feeds(feeds: Sequence[FeedState], policy: FetchPolicy) -> list[F
         )
 
 
+def private_feed_ids(feeds: Sequence[FeedState], config: Config) -> frozenset[int]:
+    """The feeds whose fetches, and the pages they link, may reach private addresses."""
+    allows = config.feed_allows_private()
+    default = config.fetch.allow_private_addresses
+    return frozenset(f.feed_id for f in feeds if allows.get(f.configured_url, default))
+
+
+def page_allows_private(group: Sequence[ArticleCandidate], private_feeds: frozenset[int]) -> bool:
+    """A page may reach private addresses when a feed that links it in this run may: that
+    feed vouches for the URL, and the page is fetched once for all the feeds that link it."""
+    return any(c.feed_id in private_feeds for c in group)
+
+
 def poll_feeds(feeds: Sequence[FeedState], config: Config, now: datetime) -> list[PolledFeed]:
-    results = asyncio.run(fetch_feeds(feeds, fetch_policy(config)))
+    results = asyncio.run(fetch_feeds(feeds, fetch_policy(config), config.feed_allows_private()))
     policy = backoff_policy(config)
-    return [evaluate_poll(f, r, now, policy) for f, r in zip(feeds, results, strict=True)]
+    return [_evaluate_one(f, r, now, policy) for f, r in zip(feeds, results, strict=True)]
+
+
+def _evaluate_one(
+    state: FeedState, result: FetchResult, now: datetime, policy: BackoffPolicy
+) -> PolledFeed:
+    """`evaluate_poll`, where an exception on one feed's body is that feed's failed poll (its
+    validators stay, so the body is read again next time) rather than the run's failure."""
+    try:
+        return evaluate_poll(state, result, now, policy)
+    except Exception as exc:
+        reason = f"raised while parsing the feed: {type(exc).__name__}: {exc}"[:500]
+        failed = replace(result, outcome=Outcome.HARD, error=reason, body=b"")
+        return PolledFeed(state, decide_update(state, failed, now, policy), None)
 
 
 # --- choosing what to fetch ------------------------------------------------------------------
@@ -224,6 +260,12 @@ def _is_html(result: FetchResult) -> bool:
     return any(kind in content_type for kind in HTML_TYPES)
 
 
+def _raised(stage: str, exc: BaseException, earlier: str | None = None) -> str:
+    """A page's failure reason for an unexpected exception, after any earlier reason."""
+    reason = f"raised while {stage} the page: {type(exc).__name__}: {exc}"
+    return (f"{earlier}; {reason}" if earlier else reason)[:500]
+
+
 def build_article(
     group: Sequence[ArticleCandidate],
     result: FetchResult,
@@ -283,8 +325,14 @@ async def fetch_and_extract(
     config: Config,
     pool: ProcessPool,
     site_names: dict[int, str | None] | None = None,
+    private_feeds: frozenset[int] | None = None,
 ) -> tuple[list[Article], EnrichStats]:
-    """Fetch pages concurrently and extract them in worker processes as they arrive."""
+    """Fetch pages concurrently and extract them in worker processes as they arrive.
+
+    `private_feeds`: ids of the feeds whose linked pages may reach private addresses
+    (`private_feed_ids`, `page_allows_private`); None: `[fetch] allow_private_addresses`
+    decides for every page.
+    """
     stats = EnrichStats()
     site_names = site_names or {}
     timeout = config.extract.timeout_s
@@ -294,8 +342,20 @@ async def fetch_and_extract(
     in_flight = asyncio.Semaphore(config.fetch.concurrency + 4 * config.extract.workers)
 
     async def one(group: Sequence[ArticleCandidate], fetcher: Fetcher) -> Article:
+        # Whatever goes wrong with one page becomes that page's recorded failure, with the
+        # feed's text as fallback: a poison page never fails its chunk, nor the run.
         async with in_flight:
-            result = await fetcher.fetch(group[0].url, accept=PAGE_ACCEPT)
+            url = group[0].url
+            try:
+                result = await fetcher.fetch(
+                    url,
+                    accept=PAGE_ACCEPT,
+                    allow_private=None
+                    if private_feeds is None
+                    else page_allows_private(group, private_feeds),
+                )
+            except Exception as exc:  # the fetcher returns network trouble as data: a bug
+                result = FetchResult(url, url, Outcome.HARD, error=_raised("fetching", exc))
             page = None
             if result.outcome is Outcome.OK and _is_html(result):
                 stats.fetched += 1
@@ -313,6 +373,8 @@ async def fetch_and_extract(
                     result = replace(result, error=f"extraction exceeded {timeout:g} s")
                 except ProcessExpired as exc:
                     result = replace(result, error=f"extractor process died: {exc}")
+                except Exception as exc:  # raised in the worker, travelled back by pebble
+                    result = replace(result, error=_raised("extracting", exc, result.error))
             elif result.outcome is Outcome.OK:
                 stats.fetched += 1
                 result = replace(
@@ -321,14 +383,18 @@ async def fetch_and_extract(
             else:
                 stats.pages_failed += 1
             result = replace(result, body=b"")  # the page is no longer needed
-            article = build_article(
-                group,
-                result,
-                page,
-                min_words=min_words,
-                site_name=site_names.get(group[0].feed_id),
-                tagger=tagger,
-            )
+            site_name = site_names.get(group[0].feed_id)
+            try:
+                article = build_article(
+                    group, result, page, min_words=min_words, site_name=site_name, tagger=tagger
+                )
+            except Exception as exc:  # tagging the text, most likely
+                result = replace(result, error=_raised("tagging", exc, result.error))
+                article = build_article(
+                    group, result, None, min_words=min_words, site_name=site_name
+                )
+            if result.error and "raised while" in result.error:
+                stats.failures.append(f"{url}: {result.error}")
             if article.extraction_method == "trafilatura":
                 stats.extracted += 1
             elif article.extraction_method == "none":

@@ -39,3 +39,20 @@ def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+# A page carrying this marker makes `poisoned_work_page` raise, as an extractor bug that only
+# one page triggers would. Tests put the function in place of `steps.work_page` (the pipeline
+# looks it up when it schedules each page), so it runs in the real worker processes and its
+# exception travels back through pebble exactly as a real one does.
+POISON = b"<!-- spacewatch-test: poison -->"
+
+
+def poisoned_work_page(
+    html: bytes, url: str | None, title: str | None, published: object
+) -> object:
+    from spacewatch.flows.tagging import work_page
+
+    if POISON in html:
+        raise RuntimeError("extractor choked on this page")
+    return work_page(html, url, title, published)  # type: ignore[arg-type]
