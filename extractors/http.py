@@ -240,8 +240,7 @@ async def check_host_allowed(
     when there is none (or the name is a cloud metadata service)."""
     if host.lower().rstrip(".") in BLOCKED_HOSTS:
         raise RefusedAddress(f"refused host {host} (cloud metadata service)")
-    literal = _literal(host)
-    addresses = [literal] if literal is not None else await resolve_host(host, port, resolver)
+    addresses = await resolve_host(host, port, resolver)
     allowed, refused = [], []
     for address in addresses:
         reason = refusal(address, allow_private)
@@ -252,7 +251,7 @@ async def check_host_allowed(
     if not allowed:
         if not refused:
             raise RefusedAddress(f"refused host {host}: it resolved to no address")
-        if literal is not None:
+        if _literal(host) is not None:
             raise RefusedAddress(f"refused address {refused[0]}")
         raise RefusedAddress(f"refused every address of {host}: {', '.join(refused)}")
     return allowed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import unicodedata
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
@@ -11,7 +12,8 @@ from courlan import normalize_url
 
 @lru_cache(maxsize=65536)  # each entry's link is canonicalised when probing and when selecting
 def canonical_url(url: str) -> str | None:
-    """Normalised URL without tracking parameters or fragment; None when it is not http(s).
+    """Normalised URL without tracking parameters, credentials or fragment; None when it is
+    not an http(s) URL with a valid host.
 
     courlan's non-strict mode drops known trackers (utm_*, fbclid, gclid...) and sorts the
     remaining parameters but keeps the rest, so `?p=123` permalinks survive.
@@ -19,8 +21,9 @@ def canonical_url(url: str) -> str | None:
     url = url.strip()
     try:
         parts = urlsplit(url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        if parts.scheme.lower() not in ("http", "https") or not _valid_host(parts.hostname):
             return None
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
         parts = urlsplit(normalize_url(url))
     except ValueError:  # malformed links (an unclosed IPv6 bracket...) are data, not crashes
         return None
@@ -30,4 +33,22 @@ def canonical_url(url: str) -> str | None:
         path = posixpath.normpath(path)
         if trailing and not path.endswith("/"):
             path += "/"
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+    # Credentials are no part of an article's identity (and are not worth storing).
+    netloc = parts.netloc.rpartition("@")[2].lower().removesuffix(":")  # "host:" is "host"
+    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
+
+
+# WHATWG's forbidden domain code points, which no host name may contain.
+_FORBIDDEN_IN_HOST = frozenset('\t\n\r #/:<>?@[\\]^|%\x7f')
+
+
+def _valid_host(host: str | None) -> bool:
+    """A host a browser would accept: no controls, spaces or delimiters (IPv6 literals aside,
+    which urlsplit has already checked)."""
+    if not host:
+        return False
+    if ":" in host:
+        return True  # only an [IPv6] literal has one, and urlsplit rejects a malformed one
+    return not any(
+        c in _FORBIDDEN_IN_HOST or c.isspace() or unicodedata.category(c)[0] == "C" for c in host
+    )

@@ -133,6 +133,13 @@ def run(
         console.print(f"[yellow]{len(failures)} feed(s) failed[/]; see `spacewatch feeds`:")
         for failure in failures[:10]:
             console.print(f"  {failure}", markup=False, highlight=False)
+    alert_errors = summary.alert_errors  # type: ignore[attr-defined]
+    if alert_errors:
+        console.print(
+            f"[yellow]{len(alert_errors)} alert delivery error(s)[/]; see `spacewatch alerts`:"
+        )
+        for error in alert_errors[:10]:
+            console.print(f"  {error}", markup=False, highlight=False)
 
 
 def _age(when: datetime | None, now: datetime) -> str:
@@ -555,9 +562,11 @@ def _since(value: str) -> datetime:
         days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
         return datetime.now(UTC) - timedelta(days=days)
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        when = datetime.fromisoformat(value)
     except ValueError:
         raise Fail(f"--since {value!r}: expected 90d, 12w or a date like 2024-01-31") from None
+    # An offset is honoured (2024-01-31T08:00+02:00 is 06:00 UTC); without one, UTC.
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @app.command()

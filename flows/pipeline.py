@@ -67,12 +67,13 @@ class RunSummary:
     store_s: float = 0.0
     total_s: float = 0.0
     snapshot_s: float = 0.0  # publishing the analysts' snapshot, after the run is recorded
-    failures: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # feeds that failed, one line each
+    alert_errors: list[str] = field(default_factory=list)  # alert deliveries that failed
     # host:pid of each process that fetched and extracted a chunk ([runner] kind).
     extract_processes: list[str] = field(default_factory=list)
 
     def counters(self) -> dict[str, int | float]:
-        skip = ("run_id", "failures", "snapshot_s", "extract_processes")
+        skip = ("run_id", "failures", "alert_errors", "snapshot_s", "extract_processes")
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
     def lines(self) -> list[str]:
@@ -316,7 +317,7 @@ def _run_cycle(
             summary.alerts_sent = delivered.sent
             summary.alerts_deferred = delivered.deferred
             summary.alerts_failed = delivered.failed + delivered.retrying
-            summary.failures += delivered.errors
+            summary.alert_errors += delivered.errors
         if summary.articles_new:
             emerging_task(con, config)
         # Last: judge the monitor itself and tell the operator; never fails the run.
@@ -344,6 +345,9 @@ def _publish(summary: RunSummary, config: Config) -> None:
     )
     if failures:
         markdown += f"\n## Failed feeds\n{failures}\n"
+    alert_errors = "\n".join(f"- `{e}`" for e in summary.alert_errors[:50])
+    if alert_errors:
+        markdown += f"\n## Alert delivery errors\n{alert_errors}\n"
     create_markdown_artifact(
         markdown=markdown,
         key="spacewatch-run-summary",

@@ -122,3 +122,58 @@ def test_a_bad_feed_setting_is_one_line_naming_the_key(tmp_path: Path) -> None:
     message = str(caught.value)
     assert message.startswith(f"{path}: [[feeds]] #2 allow_private_addresses: ")
     assert "'sometimes'" in message and "\n" not in message
+
+
+def test_the_setting_follows_the_configured_url_and_any_linking_feed(tmp_path: Path) -> None:
+    from spacewatch.extractors.models import ArticleCandidate, FeedEntry, FeedState
+    from spacewatch.flows.steps import page_allows_private, private_feed_ids
+
+    text = """[[feeds]]
+url = "http://intranet.corp/old.xml"
+allow_private_addresses = true
+[[feeds]]
+url = "https://news.example/feed.xml"
+"""
+    config = parse_config(text, tmp_path / "spacewatch.toml")
+    feeds = [
+        # The intranet feed has moved (a confirmed permanent redirect): still its own setting.
+        FeedState(
+            1,
+            "http://intranet.corp/old.xml",
+            "http://intranet.corp/new.xml",
+            None,
+            None,
+            None,
+            None,
+            0,
+            None,
+            None,
+            0,
+        ),
+        FeedState(
+            2,
+            "https://news.example/feed.xml",
+            "https://news.example/feed.xml",
+            None,
+            None,
+            None,
+            None,
+            0,
+            None,
+            None,
+            0,
+        ),
+    ]
+    private = private_feed_ids(feeds, config)
+    assert private == frozenset({1})
+
+    def group(*feed_ids: int) -> list[ArticleCandidate]:
+        entry = FeedEntry("g", "http://intranet.corp/a", None, None, None, None, None)
+        return [
+            ArticleCandidate("http://intranet.corp/a", "http://intranet.corp/a", f, entry)
+            for f in feed_ids
+        ]
+
+    assert page_allows_private(group(1), private)
+    assert page_allows_private(group(2, 1), private)  # linked by the intranet feed too
+    assert not page_allows_private(group(2), private)

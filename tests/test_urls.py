@@ -82,3 +82,24 @@ def test_malformed_url_is_none_not_an_exception() -> None:
 def test_trailing_dot_segment_keeps_the_directory_slash() -> None:
     assert canonical_url("https://ex.com/a/b/..") == canonical_url("https://ex.com/a/")
     assert canonical_url("https://ex.com/a/.") == canonical_url("https://ex.com/a/")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # found by tests/test_properties.py: hosts no browser accepts, ports that are no number
+        ("https://g\x0cÉ/story", None),
+        ("https://news example.com/story", None),
+        ("https://ex%41mple.com/story", None),
+        ("https://ex.com:6\x93/story", None),
+        ("https://ex.com:99999/story", None),
+        # credentials are no part of an article's identity; an empty port is no port
+        ("https://reader:pw@ex.com/a", "https://ex.com/a"),
+        ("https://\x1b@ex.com/a", "https://ex.com/a"),
+        ("https://ex.com:/a", "https://ex.com/a"),
+        # IPv6 literals stay valid hosts
+        ("http://[2001:db8::1]:8080/a", "http://[2001:db8::1]:8080/a"),
+    ],
+)
+def test_invalid_hosts_and_ports_are_none_and_credentials_are_dropped(url: str, expected: str | None) -> None:
+    assert canonical_url(url) == expected
