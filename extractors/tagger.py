@@ -6,9 +6,14 @@ is a single linear scan plus cheap bookkeeping on the hits (no regex per phrase)
 
 Matching rules (shared by all entries):
 - case-insensitive, with quotes/dashes/"ё" and runs of whitespace folded, offsets kept exact;
-- word boundaries on both sides for Latin/Cyrillic entries; none for Chinese (no spaces);
-- Cyrillic entries accept up to three inflection letters; English theme phrases and cues also
-  accept a plural "s"/"es"; a trailing "*" in the registry matches any word ending;
+- Traditional Chinese characters are folded onto Simplified ones, so one phrase serves both;
+- word boundaries on both sides for alphabetic entries; none for Chinese, Japanese and Korean
+  (Chinese and Japanese have no spaces, Korean glues particles to nouns);
+- Cyrillic and Arabic entries accept up to three inflection letters, and Arabic entries the
+  clitics written before a word ("و", "ب", "ل", "ال"...); theme phrases and cues also accept a
+  plural "s"/"es" (and German endings in German phrases); a trailing "*" matches any word ending;
+- theme phrases and cues apply to texts of their own language; those listed under `any` (names,
+  acronyms, designations such as "Artemis II") apply to every language;
 - where actor names overlap the longest wins ("China National Space Administration" is CNSA).
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -26,7 +32,7 @@ from typing import Any
 import ahocorasick
 
 from spacewatch.extractors.language import detect_language
-from spacewatch.seeds.registry import Actor, Registry, SeedDocument
+from spacewatch.seeds.registry import SEEDS_DIR, Actor, Registry, SeedDocument
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -90,8 +96,15 @@ _ALIAS, _METONYM, _ROLE, _THEME, _X_ACTOR, _X_THEME, _CUE_POL, _CUE_NON, _CUE_SP
 _LANG_KINDS = frozenset({_THEME, _CUE_POL, _CUE_NON, _CUE_SPACE})  # only in the text's language
 _PLURAL_KINDS = _LANG_KINDS
 
-# Key flags.
-_F_HAN, _F_CYR, _F_LEAD, _F_TRAIL, _F_STEM = 1, 2, 4, 8, 16
+# Key flags. _F_HAN: no word boundaries (CJK); _F_INFL: inflection letters may follow (Cyrillic,
+# Arabic); _F_ARAB: Arabic clitics may precede.
+_F_HAN, _F_INFL, _F_LEAD, _F_TRAIL, _F_STEM, _F_ARAB = 1, 2, 4, 8, 16, 32
+_ANY = "any"  # phrase language that applies to texts in every language
+# Endings a theme phrase or cue may take without a "*": plurals, and German case/plural endings.
+_TAILS = {"de": frozenset(_words("s es e n en er ern"))}
+_PLURAL = frozenset(("s", "es"))
+# Arabic writes conjunctions, prepositions and the article onto the next word.
+_AR_CLITICS = frozenset(_words("و ف ب ل ك ال وال فال بال كال لل ول فل وب فب ولل فلل وس"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +180,17 @@ _FOLD = str.maketrans(
 _SPACES = re.compile(r" {2,}")
 
 
+def _load_hant() -> dict[int, int]:
+    out = {}
+    for line in (SEEDS_DIR / "zh_hant_hans.txt").read_text(encoding="utf-8").splitlines():
+        if len(line) == 2 and not line.startswith("#"):
+            out[ord(line[0])] = ord(line[1])
+    return out
+
+
+_FOLD.update({k: v for k, v in _load_hant().items() if k not in _FOLD})
+
+
 def _fold(text: str) -> str:
     low = text.lower()
     if len(low) != len(text):
@@ -221,23 +245,54 @@ def _is_han(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
+def _is_cjk(ch: str) -> bool:
+    # Han, kana and Hangul syllables: scripts matched without word boundaries.
+    return _is_han(ch) or "\u3040" <= ch <= "\u30ff" or "\uac00" <= ch <= "\ud7af"
+
+
 def _is_cyr(ch: str) -> bool:
     return "\u0400" <= ch <= "\u04ff"
 
 
+def _is_arab(ch: str) -> bool:
+    return "\u0600" <= ch <= "\u06ff"
+
+
+def _wordch(ch: str) -> bool:
+    # Devanagari and Arabic vowel signs are marks, not letters, yet belong to the word.
+    return ch.isalnum() or (ch > "\u02ff" and unicodedata.category(ch)[0] == "M")
+
+
 def _key_flags(key: str, stem: bool) -> int:
     flags = 0
-    if any(_is_han(c) for c in key):
+    if any(_is_cjk(c) for c in key):
         flags |= _F_HAN
-    if _is_cyr(key[-1]):
-        flags |= _F_CYR
-    if key[0].isalnum():
+    if _is_cyr(key[-1]) or _is_arab(key[-1]):
+        flags |= _F_INFL
+    if _is_arab(key[0]):
+        flags |= _F_ARAB
+    if _wordch(key[0]):
         flags |= _F_LEAD
-    if key[-1].isalnum():
+    if _wordch(key[-1]):
         flags |= _F_TRAIL
     if stem:
         flags |= _F_STEM
     return flags
+
+
+def _arabic_clitic(ntext: str, start: int) -> bool:
+    """True when the letters glued before `start` are Arabic clitics ("وال" in "والفضاء")."""
+    j = start
+    while j > 0 and start - j < 4 and _is_arab(ntext[j - 1]):
+        j -= 1
+    if j > 0 and _wordch(ntext[j - 1]):
+        return False
+    return ntext[j:start] in _AR_CLITICS
+
+
+def _same_script(tail: str, last: str) -> bool:
+    check = _is_cyr if _is_cyr(last) else _is_arab
+    return all(map(check, tail))
 
 
 def _clean(s: str) -> str:
@@ -417,6 +472,8 @@ class Tagger:
             key, stem = _normalise_key(phrase)
             if not key:
                 return
+            if entry in table[key]:
+                return  # two spellings that fold alike ("國家航天局", "国家航天局") count once
             table[key].append(entry)
             stems[key] = stems.get(key, False) or stem
 
@@ -431,6 +488,9 @@ class Tagger:
                 add(x, _Entry(_X_ACTOR, ai, 0.0, "", None))
             for cue in a.exclude_when:
                 add(cue, _Entry(_WHEN, -1, 0.0, "", None, (("actor", ai),)))
+        every_theme = tuple(("theme", ti) for ti in range(len(self._themes)))
+        for cue in self.registry.exclude_when:
+            add(cue, _Entry(_WHEN, -1, 0.0, "", None, every_theme))
         for ri, r in enumerate(self._roles):
             for p in r.phrases:
                 add(p, _Entry(_ROLE, ri, 1.0, "", None))
@@ -498,26 +558,31 @@ class Tagger:
             stop = end + 1
             tail = ""
             if not flags & _F_HAN:
-                if flags & _F_LEAD and start > 0 and ntext[start - 1].isalnum():
+                if (
+                    flags & _F_LEAD
+                    and start > 0
+                    and _wordch(ntext[start - 1])
+                    and not (flags & _F_ARAB and _arabic_clitic(ntext, start))
+                ):
                     continue
-                if flags & _F_TRAIL and stop < size and ntext[stop].isalnum():
+                if flags & _F_TRAIL and stop < size and _wordch(ntext[stop]):
                     j = stop
                     limit = size if flags & _F_STEM else min(size, stop + 4)
-                    while j < limit and ntext[j].isalnum():
+                    while j < limit and _wordch(ntext[j]):
                         j += 1
                     tail = ntext[stop:j]
-                    if j < size and ntext[j].isalnum() and not flags & _F_STEM:
+                    if j < size and _wordch(ntext[j]) and not flags & _F_STEM:
                         tail = "\x00"  # longer than any inflection we accept
             for entry in entries:
                 kind = entry.kind
-                if kind in _LANG_KINDS and entry.lang != lang:
+                if kind in _LANG_KINDS and entry.lang != lang and entry.lang != _ANY:
                     continue
                 e = stop
                 if tail:
                     if (
                         flags & _F_STEM
-                        or (flags & _F_CYR and len(tail) <= 3 and all(map(_is_cyr, tail)))
-                        or (kind in _PLURAL_KINDS and tail in ("s", "es"))
+                        or (flags & _F_INFL and len(tail) <= 3 and _same_script(tail, ntext[end]))
+                        or (kind in _PLURAL_KINDS and tail in _TAILS.get(entry.lang, _PLURAL))
                     ):
                         e = stop + len(tail)
                     else:
@@ -579,7 +644,8 @@ class Tagger:
         # Themes -------------------------------------------------------------------------
         raw_scores: dict[int, float] = {}
         evidence: dict[int, tuple[str, ...]] = {}
-        if judged:
+        # Unjudged languages still get the phrases shared by every language (names, acronyms).
+        if theme_hits:
             for ti, hits in theme_hits.items():
                 if ("theme", ti) in suppressed:
                     continue
@@ -774,9 +840,9 @@ class Tagger:
         for end, (klen, flags, entries) in self._automaton.iter(norm):
             start = end - klen + 1
             if not flags & _F_HAN:
-                if flags & _F_LEAD and start > 0 and norm[start - 1].isalnum():
+                if flags & _F_LEAD and start > 0 and _wordch(norm[start - 1]):
                     continue
-                if flags & _F_TRAIL and end + 1 < size and norm[end + 1].isalnum():
+                if flags & _F_TRAIL and end + 1 < size and _wordch(norm[end + 1]):
                     continue
             if any(en.kind in (_ALIAS, _METONYM, _ROLE) for en in entries):
                 return True
