@@ -259,8 +259,11 @@ def _is_arab(ch: str) -> bool:
 
 
 def _wordch(ch: str) -> bool:
+    """Does `ch` continue an alphabetic word? CJK characters do not: "NASAの", "美国NASA"."""
+    if ch.isalnum():
+        return ch < "\u3040" or not _is_cjk(ch)
     # Devanagari and Arabic vowel signs are marks, not letters, yet belong to the word.
-    return ch.isalnum() or (ch > "\u02ff" and unicodedata.category(ch)[0] == "M")
+    return ch > "\u02ff" and unicodedata.category(ch)[0] == "M"
 
 
 def _key_flags(key: str, stem: bool) -> int:
@@ -342,6 +345,10 @@ def _metonym_agent(full: str, start: int, end: int) -> bool:
     lead = full[line_start:start].strip(" \t*#>_\"'")
     if not lead and (surface.isupper() or _DATELINE_TAIL.match(full[end : end + 60])):
         return False  # dateline: "WASHINGTON —", "MOSCOW (Reuters) -"
+    line_end = full.find("\n", end)
+    rest = full[end : line_end if line_end >= 0 else len(full)]
+    if not rest.strip() and len(full[line_start:end].split()) <= 4:
+        return False  # an address or signature line: "NASA Headquarters, Washington"
     if _is_han(surface[0]):
         return not full[max(0, start - 2) : start].endswith(_ZH_PLACE_PREV)
     before = _WORD_BEFORE.search(full[max(0, start - 40) : start])
@@ -369,6 +376,11 @@ def _metonym_agent(full: str, start: int, end: int) -> bool:
     return word in _AGENT_NEXT_EN or word.endswith("ed")
 
 
+# A name right after a role phrase that no registry person matched: initials, or two capitalised
+# words ("Il Presidente degli Stati Uniti J.F. Kennedy", "NASA administrator Michael Griffin").
+# Only in the body: headlines in title case ("NASA Chief Says Agency...") look the same.
+_CAP = r"[A-ZА-ЯЁ][a-zа-яё'-]+"
+_NAMED_AFTER = re.compile(rf"[ \t]+(?:[A-ZА-ЯЁ]\.[ \t]?)+{_CAP}|[ \t]+{_CAP}[ \t]+{_CAP}")
 _FORMER = re.compile(r"(?:former|ex-|then-|previous|predecessor|бывш|экс-|前任|前)\W*(?:\w+\W+)?$")
 _NAME_GAP_BEFORE = re.compile(r"[\W_]*(?:(?:the|its|his|her|new|current|acting)[\W_]+)*")
 _NAME_GAP_AFTER = re.compile(r"[\W_]*")
@@ -631,6 +643,9 @@ class Tagger:
             if holder is None:
                 continue
             os_, oe = norm.orig(s), norm.orig_end(e)
+            if s >= body_start_norm and _NAMED_AFTER.match(full, oe):
+                continue  # "the President of the United States J.F. Kennedy": someone else
+
             note = f"{_clean(full[os_:oe])} -> {self._actors[holder].name} ({day.isoformat()})"
             per_actor[holder].append((os_, oe, "role", note))
 
@@ -651,10 +666,11 @@ class Tagger:
                     continue
                 if ti in x_theme:
                     hits = [h for h in hits if not _inside(h[0], h[1], x_theme[ti])]
-                raw, ev = self._theme_score(_pick_longest(hits, size), ntext, body_start_norm)
+                chosen_hits = _pick_longest(hits, size)
+                raw, ev = self._theme_score(chosen_hits, ntext, body_start_norm)
                 if raw > 0:
                     raw_scores[ti] = raw
-                    evidence[ti] = ev
+                    evidence[ti] = _unfold_evidence(ev, chosen_hits, ntext, full, norm)
         sat = self.registry.saturation
         scores = {ti: raw / (raw + sat) for ti, raw in raw_scores.items()}
 
@@ -847,6 +863,26 @@ class Tagger:
             if any(en.kind in (_ALIAS, _METONYM, _ROLE) for en in entries):
                 return True
         return False
+
+
+def _unfold_evidence(
+    evidence: tuple[str, ...],
+    hits: list[tuple[int, int, float]],
+    ntext: str,
+    full: str,
+    norm: _Norm,
+) -> tuple[str, ...]:
+    """Chinese and Japanese evidence as written: folding turned Traditional into Simplified."""
+    if not any(_is_han(c) for phrase in evidence for c in phrase):
+        return evidence
+    first: dict[str, tuple[int, int]] = {}
+    for s, e, _w in hits:
+        first.setdefault(ntext[s:e], (s, e))
+    out = []
+    for phrase in evidence:
+        s, e = first[phrase]
+        out.append(_clean(full[norm.orig(s) : norm.orig_end(e)]).lower())
+    return tuple(out)
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
