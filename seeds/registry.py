@@ -311,6 +311,8 @@ class _Table:
         for v in value:
             if not v.strip() or not v.strip().rstrip("*").strip():
                 raise self.fail(f"{key!r} contains an empty entry", key=key)
+            if "*" in v.strip().rstrip("*"):
+                raise self.fail(f"{v!r}: a stem takes '*' only at the end", value=v)
         if required and not value:
             raise self.fail(f"{key!r} must not be empty", key=key)
         return tuple(v.strip() for v in value)
@@ -361,6 +363,8 @@ def _phrase_tables(table: _Table, key: str, *, required: bool) -> tuple[Phrase, 
             norm = " ".join(phrase.lower().replace("ё", "е").split())
             if not norm.rstrip("*").strip():
                 raise table.fail(f"empty phrase in [{header}]", value=header)
+            if "*" in norm.rstrip("*"):
+                raise table.fail(f"phrase {phrase!r}: a stem takes '*' only at the end", key=phrase)
             if norm in seen:
                 raise table.fail(
                     f"phrase {phrase!r} duplicates {seen[norm]!r} (matching ignores case)",
