@@ -35,6 +35,7 @@ def _words(text: str) -> list[str]:
 # Enough text for a confident guess; the rest of an article only costs time.
 _SAMPLE = 500
 _LATIN_WORD = re.compile(r"[a-z']+")
+_LETTER = re.compile(r"[^\W\d_]")
 _EN_FUNCTION_WORDS = frozenset(
     _words(
         "the of and to in a is that for on with as was by it at from said has be are its an this "
@@ -60,7 +61,7 @@ def detect_language(text: str) -> str:
     if not isinstance(text, str):
         return "other"
     sample = text[:_SAMPLE]
-    if sum(c.isalpha() for c in sample[:200]) < 3:
+    if len(_LETTER.findall(sample, 0, 200)) < 3:
         return "other"
     if _plainly_english(sample):
         return "en"

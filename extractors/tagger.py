@@ -32,7 +32,7 @@ from typing import Any
 import ahocorasick
 
 from spacewatch.extractors.language import detect_language
-from spacewatch.seeds.registry import SEEDS_DIR, Actor, Registry, SeedDocument
+from spacewatch.seeds.registry import HANT_HANS_PATH, Actor, Registry, SeedDocument
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -182,7 +182,7 @@ _SPACES = re.compile(r" {2,}")
 
 def _load_hant() -> dict[int, int]:
     out = {}
-    for line in (SEEDS_DIR / "zh_hant_hans.txt").read_text(encoding="utf-8").splitlines():
+    for line in HANT_HANS_PATH.read_text(encoding="utf-8").splitlines():
         if len(line) == 2 and not line.startswith("#"):
             out[ord(line[0])] = ord(line[1])
     return out

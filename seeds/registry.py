@@ -37,6 +37,7 @@ SEEDS_DIR = Path(__file__).resolve().parent
 DEFAULT_ACTORS_PATH = SEEDS_DIR / "actors.toml"
 DEFAULT_THEMES_PATH = SEEDS_DIR / "themes.toml"
 DEFAULT_CORPUS_DIR = SEEDS_DIR / "corpus"
+HANT_HANS_PATH = SEEDS_DIR / "zh_hant_hans.txt"
 
 # Phrases under this "language" (names, acronyms, designations) apply to texts in every language.
 ANY_LANGUAGE = "any"
@@ -564,7 +565,11 @@ def load_registry(
     tpath = Path(themes_path) if themes_path is not None else DEFAULT_THEMES_PATH
     actors, roles, araw = _load_actors(apath)
     themes, cues, threshold, saturation, exclude_when, traw = _load_themes(tpath)
-    digest = hashlib.sha256(b"actors\0" + araw + b"\0themes\0" + traw).hexdigest()[:12]
+    # The Traditional-to-Simplified table decides what Chinese phrases match, like the registries.
+    fold = HANT_HANS_PATH.read_bytes() if HANT_HANS_PATH.is_file() else b""
+    digest = hashlib.sha256(
+        b"actors\0" + araw + b"\0themes\0" + traw + b"\0hant\0" + fold
+    ).hexdigest()[:12]
     return Registry(
         actors=actors,
         roles=roles,
