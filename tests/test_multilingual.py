@@ -184,6 +184,8 @@ def test_hindi_vowel_signs_are_part_of_the_word() -> None:
     # "मंगल" (Mars) must not match inside "मंगलवार" (Tuesday) nor before a vowel sign.
     assert tag("मंगलवार को बाजार खुले रहे और शेयर चढ़े।").themes == ()
     assert "isro" in tag("इसरो ने गगनयान मिशन की तैयारी पूरी की।").actor_ids
+    # "भारती" (a company name) is "भारत" (India) plus a vowel sign: another word.
+    assert "india" not in tag("भारती एयरटेल ने नया मोबाइल प्लान पेश किया।").actor_ids
 
 
 def test_languages_without_phrases_still_get_the_shared_names() -> None:
