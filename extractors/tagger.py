@@ -645,7 +645,6 @@ class Tagger:
             os_, oe = norm.orig(s), norm.orig_end(e)
             if s >= body_start_norm and _NAMED_AFTER.match(full, oe):
                 continue  # "the President of the United States J.F. Kennedy": someone else
-
             note = f"{_clean(full[os_:oe])} -> {self._actors[holder].name} ({day.isoformat()})"
             per_actor[holder].append((os_, oe, "role", note))
 
