@@ -82,6 +82,7 @@ _ACTOR_KIND_WEIGHT = {
 _OFFICE_HOLDER_BONUS = 0.4  # people who held a registry role are government actors
 _SPACE_KINDS = frozenset({"agency", "programme", "company"})
 
+_DETECT_MIN_BODY = 200  # characters of body below which the title joins language detection
 _TITLE_BOOST = 1.5
 _REPEAT_BONUS = 0.25  # extra weight per repeated occurrence of a phrase, up to _REPEAT_CAP
 _REPEAT_CAP = 4
@@ -547,7 +548,9 @@ class Tagger:
         head = head[:2000]
         full = f"{head}\n\n{body}" if head else body
         offset = len(head) + 2 if head else 0
-        lang = language if language else detect_language(body if body.strip() else head)
+        # A short body ("1969 Apollo 11", a byline) says little about its language: add the title.
+        sample = body if len(body) >= _DETECT_MIN_BODY or not head else f"{head}\n{body}"
+        lang = language if language else detect_language(sample)
         day = _date(published)
         judged = lang in self._theme_languages
 

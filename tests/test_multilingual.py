@@ -336,3 +336,12 @@ def test_star_inside_a_phrase_is_rejected(tmp_path: Path) -> None:
     extra = '\n[[theme]]\nid = "x_theme"\ndescription = "x"\n[theme.phrases.ru]\n"военн* спутник*" = 2\n'
     with pytest.raises(RegistryError, match=r"'\*' only at the end"):
         load_registry(DEFAULT_ACTORS_PATH, _themes_with(tmp_path, extra))
+
+
+def test_short_body_is_read_with_its_title_for_the_language() -> None:
+    res = tag("1969 Apollo 11", title="Dalla Terra alla Luna: la corsa allo spazio tra Usa e Urss")
+    assert res.language == "it"
+    res = tag(
+        "Por Matt Spetalnick e Jason Szep", title="Relatório do governo dos EUA acusa militares"
+    )
+    assert res.language == "pt"
