@@ -1,16 +1,30 @@
-"""Cheap language guess by script and stopwords: "en", "ru", "zh" or "other".
+"""Language of a text, among the languages the registries have phrases for, else "other".
 
-The tagger only needs to know which phrase lists apply, so four labels are enough; a statistical
-language-identification model would be slower and heavier than the whole tagger.
+py3langid (a maintained fork of langid.py, shipping its own 97-language naive Bayes model)
+decides, reading the first `_SAMPLE` characters. On the 1,377 feed items of ../shared/eval that
+declare a language it is right 99.1% of the time, against 98.4% for lingua-language-detector
+(low-accuracy mode) at six times its cost and twenty times its size (bench/bench_language.py).
+
+Its cost grows with the text (about 0.3 ms per 1,000 characters on one core, where a whole
+800-word article may take 2 ms to tag), so it reads a sample, and unmistakable English (plain
+Latin letters, one word in five an English function word) skips the model: most of what the
+pipeline reads is English. The shortcut changes no answer on the evaluation items.
+
+Chinese is reported as "zh" in either script: the tagger folds Traditional characters onto
+Simplified ones, so one phrase list serves both.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 __all__ = ["LANGUAGES", "detect_language"]
 
-LANGUAGES = ("en", "ru", "zh", "other")
+LANGUAGES = ("en", "ru", "de", "fr", "es", "it", "pt", "ja", "ko", "zh", "ar", "hi", "other")
+_SUPPORTED = frozenset(LANGUAGES) - {"other"}
 
 
 def _words(text: str) -> list[str]:
@@ -18,42 +32,57 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
-_SAMPLE = 4000
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-# Letters that Ukrainian, Belarusian, Serbian etc. use and Russian does not.
-_NON_RUSSIAN_CYRILLIC = re.compile(r"[іїєґўђјљњћџ]", re.IGNORECASE)
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_KANA_HANGUL = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af]")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
-_WORD = re.compile(r"[a-z']+")
-_EN_STOPWORDS = frozenset(
+# Enough text for a confident guess; the rest of an article only costs time.
+_SAMPLE = 500
+_LATIN_WORD = re.compile(r"[a-z']+")
+_LETTER = re.compile(r"[^\W\d_]")
+_EN_FUNCTION_WORDS = frozenset(
     _words(
         "the of and to in a is that for on with as was by it at from said has be are its an this "
         "have which will were their but not or after who been also had"
     )
 )
+# Nigerian Pidgin is what langid says for a few short English headlines, Wu Chinese for a few
+# Chinese listings; no feed here is in either.
+_ALIASES = {"pcm": "en", "wuu": "zh"}
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> LanguageIdentifier:
+    return LanguageIdentifier.from_model_file(MODEL_FILE)
+
+
+def _has(sample: str, lo: str, hi: str) -> bool:
+    return any(lo <= c <= hi for c in sample)
 
 
 def detect_language(text: str) -> str:
-    sample = text[:_SAMPLE] if isinstance(text, str) else ""
-    cyr = len(_CYRILLIC.findall(sample))
-    han = len(_HAN.findall(sample))
-    kana = len(_KANA_HANGUL.findall(sample))
-    latin = len(_LATIN.findall(sample))
-    total = cyr + han + kana + latin
-    if total < 3:
+    """Two-letter code from LANGUAGES; "other" for other languages and for texts with no words."""
+    if not isinstance(text, str):
         return "other"
-    if kana and kana * 20 >= han:
-        return "other"  # Japanese or Korean: Han characters alone would say Chinese
-    # Chinese packs a word into one or two characters, so weigh them against Latin letters.
-    han_weight = han * 3
-    top = max(cyr, han_weight, latin)
-    if top == cyr:
-        return "other" if len(_NON_RUSSIAN_CYRILLIC.findall(sample)) > cyr * 0.01 else "ru"
-    if top == han_weight:
+    sample = text[:_SAMPLE]
+    if len(_LETTER.findall(sample, 0, 200)) < 3:
+        return "other"
+    if _plainly_english(sample):
+        return "en"
+    code = _identifier().classify(sample)[0]
+    code = _ALIASES.get(code, code)
+    if code in ("zh", "ja", "ko"):
+        # Script decides among the three: kana means Japanese, Hangul Korean, Han alone Chinese.
+        if _has(sample, "\u3040", "\u30ff"):
+            return "ja"
+        if _has(sample, "\uac00", "\ud7af"):
+            return "ko"
         return "zh"
-    words = _WORD.findall(sample.lower())
-    if not words:
-        return "other"
-    stop = sum(1 for w in words if w in _EN_STOPWORDS)
-    return "en" if stop / len(words) >= 0.12 or (len(words) < 8 and stop) else "other"
+    return code if code in _SUPPORTED else "other"
+
+
+def _plainly_english(sample: str) -> bool:
+    low = sample.lower()
+    words = _LATIN_WORD.findall(low)
+    if len(words) < 12:
+        return False
+    latin = sum(map(len, words))
+    if (sum(map(str.isalpha, low)) - latin) * 50 > latin:
+        return False  # accented or non-Latin letters: let the model decide
+    return sum(w in _EN_FUNCTION_WORDS for w in words) * 5 >= len(words)

@@ -6,9 +6,14 @@ is a single linear scan plus cheap bookkeeping on the hits (no regex per phrase)
 
 Matching rules (shared by all entries):
 - case-insensitive, with quotes/dashes/"ё" and runs of whitespace folded, offsets kept exact;
-- word boundaries on both sides for Latin/Cyrillic entries; none for Chinese (no spaces);
-- Cyrillic entries accept up to three inflection letters; English theme phrases and cues also
-  accept a plural "s"/"es"; a trailing "*" in the registry matches any word ending;
+- Traditional Chinese characters are folded onto Simplified ones, so one phrase serves both;
+- word boundaries on both sides for alphabetic entries; none for Chinese, Japanese and Korean
+  (Chinese and Japanese have no spaces, Korean glues particles to nouns);
+- Cyrillic and Arabic entries accept up to three inflection letters, and Arabic entries the
+  clitics written before a word ("و", "ب", "ل", "ال"...); theme phrases and cues also accept a
+  plural "s"/"es" (and German endings in German phrases); a trailing "*" matches any word ending;
+- theme phrases and cues apply to texts of their own language; those listed under `any` (names,
+  acronyms, designations such as "Artemis II") apply to every language;
 - where actor names overlap the longest wins ("China National Space Administration" is CNSA).
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -26,7 +32,7 @@ from typing import Any
 import ahocorasick
 
 from spacewatch.extractors.language import detect_language
-from spacewatch.seeds.registry import Actor, Registry, SeedDocument
+from spacewatch.seeds.registry import HANT_HANS_PATH, Actor, Registry, SeedDocument
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -76,6 +82,7 @@ _ACTOR_KIND_WEIGHT = {
 _OFFICE_HOLDER_BONUS = 0.4  # people who held a registry role are government actors
 _SPACE_KINDS = frozenset({"agency", "programme", "company"})
 
+_DETECT_MIN_BODY = 200  # characters of body below which the title joins language detection
 _TITLE_BOOST = 1.5
 _REPEAT_BONUS = 0.25  # extra weight per repeated occurrence of a phrase, up to _REPEAT_CAP
 _REPEAT_CAP = 4
@@ -90,8 +97,15 @@ _ALIAS, _METONYM, _ROLE, _THEME, _X_ACTOR, _X_THEME, _CUE_POL, _CUE_NON, _CUE_SP
 _LANG_KINDS = frozenset({_THEME, _CUE_POL, _CUE_NON, _CUE_SPACE})  # only in the text's language
 _PLURAL_KINDS = _LANG_KINDS
 
-# Key flags.
-_F_HAN, _F_CYR, _F_LEAD, _F_TRAIL, _F_STEM = 1, 2, 4, 8, 16
+# Key flags. _F_HAN: no word boundaries (CJK); _F_INFL: inflection letters may follow (Cyrillic,
+# Arabic); _F_ARAB: Arabic clitics may precede.
+_F_HAN, _F_INFL, _F_LEAD, _F_TRAIL, _F_STEM, _F_ARAB = 1, 2, 4, 8, 16, 32
+_ANY = "any"  # phrase language that applies to texts in every language
+# Endings a theme phrase or cue may take without a "*": plurals, and German case/plural endings.
+_TAILS = {"de": frozenset(_words("s es e n en er ern"))}
+_PLURAL = frozenset(("s", "es"))
+# Arabic writes conjunctions, prepositions and the article onto the next word.
+_AR_CLITICS = frozenset(_words("و ف ب ل ك ال وال فال بال كال لل ول فل وب فب ولل فلل وس"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +181,17 @@ _FOLD = str.maketrans(
 _SPACES = re.compile(r" {2,}")
 
 
+def _load_hant() -> dict[int, int]:
+    out = {}
+    for line in HANT_HANS_PATH.read_text(encoding="utf-8").splitlines():
+        if len(line) == 2 and not line.startswith("#"):
+            out[ord(line[0])] = ord(line[1])
+    return out
+
+
+_FOLD.update({k: v for k, v in _load_hant().items() if k not in _FOLD})
+
+
 def _fold(text: str) -> str:
     low = text.lower()
     if len(low) != len(text):
@@ -221,23 +246,57 @@ def _is_han(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
+def _is_cjk(ch: str) -> bool:
+    # Han, kana and Hangul syllables: scripts matched without word boundaries.
+    return _is_han(ch) or "\u3040" <= ch <= "\u30ff" or "\uac00" <= ch <= "\ud7af"
+
+
 def _is_cyr(ch: str) -> bool:
     return "\u0400" <= ch <= "\u04ff"
 
 
+def _is_arab(ch: str) -> bool:
+    return "\u0600" <= ch <= "\u06ff"
+
+
+def _wordch(ch: str) -> bool:
+    """Does `ch` continue an alphabetic word? CJK characters do not: "NASAの", "美国NASA"."""
+    if ch.isalnum():
+        return ch < "\u3040" or not _is_cjk(ch)
+    # Devanagari and Arabic vowel signs are marks, not letters, yet belong to the word.
+    return ch > "\u02ff" and unicodedata.category(ch)[0] == "M"
+
+
 def _key_flags(key: str, stem: bool) -> int:
     flags = 0
-    if any(_is_han(c) for c in key):
+    if any(_is_cjk(c) for c in key):
         flags |= _F_HAN
-    if _is_cyr(key[-1]):
-        flags |= _F_CYR
-    if key[0].isalnum():
+    if _is_cyr(key[-1]) or _is_arab(key[-1]):
+        flags |= _F_INFL
+    if _is_arab(key[0]):
+        flags |= _F_ARAB
+    if _wordch(key[0]):
         flags |= _F_LEAD
-    if key[-1].isalnum():
+    if _wordch(key[-1]):
         flags |= _F_TRAIL
     if stem:
         flags |= _F_STEM
     return flags
+
+
+def _arabic_clitic(ntext: str, start: int) -> bool:
+    """True when the letters glued before `start` are Arabic clitics ("وال" in "والفضاء")."""
+    j = start
+    while j > 0 and start - j < 4 and _is_arab(ntext[j - 1]):
+        j -= 1
+    if j > 0 and _wordch(ntext[j - 1]):
+        return False
+    return ntext[j:start] in _AR_CLITICS
+
+
+def _same_script(tail: str, last: str) -> bool:
+    check = _is_cyr if _is_cyr(last) else _is_arab
+    return all(map(check, tail))
 
 
 def _clean(s: str) -> str:
@@ -287,6 +346,10 @@ def _metonym_agent(full: str, start: int, end: int) -> bool:
     lead = full[line_start:start].strip(" \t*#>_\"'")
     if not lead and (surface.isupper() or _DATELINE_TAIL.match(full[end : end + 60])):
         return False  # dateline: "WASHINGTON —", "MOSCOW (Reuters) -"
+    line_end = full.find("\n", end)
+    rest = full[end : line_end if line_end >= 0 else len(full)]
+    if not rest.strip() and len(full[line_start:end].split()) <= 4:
+        return False  # an address or signature line: "NASA Headquarters, Washington"
     if _is_han(surface[0]):
         return not full[max(0, start - 2) : start].endswith(_ZH_PLACE_PREV)
     before = _WORD_BEFORE.search(full[max(0, start - 40) : start])
@@ -314,6 +377,11 @@ def _metonym_agent(full: str, start: int, end: int) -> bool:
     return word in _AGENT_NEXT_EN or word.endswith("ed")
 
 
+# A name right after a role phrase that no registry person matched: initials, or two capitalised
+# words ("Il Presidente degli Stati Uniti J.F. Kennedy", "NASA administrator Michael Griffin").
+# Only in the body: headlines in title case ("NASA Chief Says Agency...") look the same.
+_CAP = r"[A-ZА-ЯЁ][a-zа-яё'-]+"
+_NAMED_AFTER = re.compile(rf"[ \t]+(?:[A-ZА-ЯЁ]\.[ \t]?)+{_CAP}|[ \t]+{_CAP}[ \t]+{_CAP}")
 _FORMER = re.compile(r"(?:former|ex-|then-|previous|predecessor|бывш|экс-|前任|前)\W*(?:\w+\W+)?$")
 _NAME_GAP_BEFORE = re.compile(r"[\W_]*(?:(?:the|its|his|her|new|current|acting)[\W_]+)*")
 _NAME_GAP_AFTER = re.compile(r"[\W_]*")
@@ -417,6 +485,8 @@ class Tagger:
             key, stem = _normalise_key(phrase)
             if not key:
                 return
+            if entry in table[key]:
+                return  # two spellings that fold alike ("國家航天局", "国家航天局") count once
             table[key].append(entry)
             stems[key] = stems.get(key, False) or stem
 
@@ -431,6 +501,9 @@ class Tagger:
                 add(x, _Entry(_X_ACTOR, ai, 0.0, "", None))
             for cue in a.exclude_when:
                 add(cue, _Entry(_WHEN, -1, 0.0, "", None, (("actor", ai),)))
+        every_theme = tuple(("theme", ti) for ti in range(len(self._themes)))
+        for cue in self.registry.exclude_when:
+            add(cue, _Entry(_WHEN, -1, 0.0, "", None, every_theme))
         for ri, r in enumerate(self._roles):
             for p in r.phrases:
                 add(p, _Entry(_ROLE, ri, 1.0, "", None))
@@ -475,7 +548,9 @@ class Tagger:
         head = head[:2000]
         full = f"{head}\n\n{body}" if head else body
         offset = len(head) + 2 if head else 0
-        lang = language if language else detect_language(body if body.strip() else head)
+        # A short body ("1969 Apollo 11", a byline) says little about its language: add the title.
+        sample = body if len(body) >= _DETECT_MIN_BODY or not head else f"{head}\n{body}"
+        lang = language if language else detect_language(sample)
         day = _date(published)
         judged = lang in self._theme_languages
 
@@ -498,26 +573,31 @@ class Tagger:
             stop = end + 1
             tail = ""
             if not flags & _F_HAN:
-                if flags & _F_LEAD and start > 0 and ntext[start - 1].isalnum():
+                if (
+                    flags & _F_LEAD
+                    and start > 0
+                    and _wordch(ntext[start - 1])
+                    and not (flags & _F_ARAB and _arabic_clitic(ntext, start))
+                ):
                     continue
-                if flags & _F_TRAIL and stop < size and ntext[stop].isalnum():
+                if flags & _F_TRAIL and stop < size and _wordch(ntext[stop]):
                     j = stop
                     limit = size if flags & _F_STEM else min(size, stop + 4)
-                    while j < limit and ntext[j].isalnum():
+                    while j < limit and _wordch(ntext[j]):
                         j += 1
                     tail = ntext[stop:j]
-                    if j < size and ntext[j].isalnum() and not flags & _F_STEM:
+                    if j < size and _wordch(ntext[j]) and not flags & _F_STEM:
                         tail = "\x00"  # longer than any inflection we accept
             for entry in entries:
                 kind = entry.kind
-                if kind in _LANG_KINDS and entry.lang != lang:
+                if kind in _LANG_KINDS and entry.lang != lang and entry.lang != _ANY:
                     continue
                 e = stop
                 if tail:
                     if (
                         flags & _F_STEM
-                        or (flags & _F_CYR and len(tail) <= 3 and all(map(_is_cyr, tail)))
-                        or (kind in _PLURAL_KINDS and tail in ("s", "es"))
+                        or (flags & _F_INFL and len(tail) <= 3 and _same_script(tail, ntext[end]))
+                        or (kind in _PLURAL_KINDS and tail in _TAILS.get(entry.lang, _PLURAL))
                     ):
                         e = stop + len(tail)
                     else:
@@ -566,6 +646,8 @@ class Tagger:
             if holder is None:
                 continue
             os_, oe = norm.orig(s), norm.orig_end(e)
+            if s >= body_start_norm and _NAMED_AFTER.match(full, oe):
+                continue  # "the President of the United States J.F. Kennedy": someone else
             note = f"{_clean(full[os_:oe])} -> {self._actors[holder].name} ({day.isoformat()})"
             per_actor[holder].append((os_, oe, "role", note))
 
@@ -579,16 +661,18 @@ class Tagger:
         # Themes -------------------------------------------------------------------------
         raw_scores: dict[int, float] = {}
         evidence: dict[int, tuple[str, ...]] = {}
-        if judged:
+        # Unjudged languages still get the phrases shared by every language (names, acronyms).
+        if theme_hits:
             for ti, hits in theme_hits.items():
                 if ("theme", ti) in suppressed:
                     continue
                 if ti in x_theme:
                     hits = [h for h in hits if not _inside(h[0], h[1], x_theme[ti])]
-                raw, ev = self._theme_score(_pick_longest(hits, size), ntext, body_start_norm)
+                chosen_hits = _pick_longest(hits, size)
+                raw, ev = self._theme_score(chosen_hits, ntext, body_start_norm)
                 if raw > 0:
                     raw_scores[ti] = raw
-                    evidence[ti] = ev
+                    evidence[ti] = _unfold_evidence(ev, chosen_hits, ntext, full, norm)
         sat = self.registry.saturation
         scores = {ti: raw / (raw + sat) for ti, raw in raw_scores.items()}
 
@@ -774,13 +858,33 @@ class Tagger:
         for end, (klen, flags, entries) in self._automaton.iter(norm):
             start = end - klen + 1
             if not flags & _F_HAN:
-                if flags & _F_LEAD and start > 0 and norm[start - 1].isalnum():
+                if flags & _F_LEAD and start > 0 and _wordch(norm[start - 1]):
                     continue
-                if flags & _F_TRAIL and end + 1 < size and norm[end + 1].isalnum():
+                if flags & _F_TRAIL and end + 1 < size and _wordch(norm[end + 1]):
                     continue
             if any(en.kind in (_ALIAS, _METONYM, _ROLE) for en in entries):
                 return True
         return False
+
+
+def _unfold_evidence(
+    evidence: tuple[str, ...],
+    hits: list[tuple[int, int, float]],
+    ntext: str,
+    full: str,
+    norm: _Norm,
+) -> tuple[str, ...]:
+    """Chinese and Japanese evidence as written: folding turned Traditional into Simplified."""
+    if not any(_is_han(c) for phrase in evidence for c in phrase):
+        return evidence
+    first: dict[str, tuple[int, int]] = {}
+    for s, e, _w in hits:
+        first.setdefault(ntext[s:e], (s, e))
+    out = []
+    for phrase in evidence:
+        s, e = first[phrase]
+        out.append(_clean(full[norm.orig(s) : norm.orig_end(e)]).lower())
+    return tuple(out)
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:

@@ -19,6 +19,7 @@ from typing import Any
 
 __all__ = [
     "ACTOR_KINDS",
+    "ANY_LANGUAGE",
     "Actor",
     "Phrase",
     "Registry",
@@ -36,6 +37,10 @@ SEEDS_DIR = Path(__file__).resolve().parent
 DEFAULT_ACTORS_PATH = SEEDS_DIR / "actors.toml"
 DEFAULT_THEMES_PATH = SEEDS_DIR / "themes.toml"
 DEFAULT_CORPUS_DIR = SEEDS_DIR / "corpus"
+HANT_HANS_PATH = SEEDS_DIR / "zh_hant_hans.txt"
+
+# Phrases under this "language" (names, acronyms, designations) apply to texts in every language.
+ANY_LANGUAGE = "any"
 
 ACTOR_KINDS = frozenset({"agency", "company", "military", "person", "country", "programme"})
 
@@ -136,6 +141,8 @@ class Registry:
     actors_path: str
     themes_path: str
     digest: str = field(repr=False)
+    # Cues that make a text fiction or entertainment for every theme ("Apple TV+", "sitcom").
+    exclude_when: tuple[str, ...] = ()
 
     @property
     def version(self) -> str:
@@ -144,7 +151,8 @@ class Registry:
 
     @property
     def theme_languages(self) -> frozenset[str]:
-        return frozenset().union(*(t.languages for t in self.themes))
+        """Languages with phrases of their own: texts in them get their themes judged."""
+        return frozenset().union(*(t.languages for t in self.themes)) - {ANY_LANGUAGE}
 
     def actor(self, actor_id: str) -> Actor:
         for a in self.actors:
@@ -304,6 +312,8 @@ class _Table:
         for v in value:
             if not v.strip() or not v.strip().rstrip("*").strip():
                 raise self.fail(f"{key!r} contains an empty entry", key=key)
+            if "*" in v.strip().rstrip("*"):
+                raise self.fail(f"{v!r}: a stem takes '*' only at the end", value=v)
         if required and not value:
             raise self.fail(f"{key!r} must not be empty", key=key)
         return tuple(v.strip() for v in value)
@@ -339,8 +349,10 @@ def _phrase_tables(table: _Table, key: str, *, required: bool) -> tuple[Phrase, 
     out: list[Phrase] = []
     for lang, phrases in by_lang.items():
         header = f"{key}.{lang}"
-        if not _LANG_RE.match(lang):
-            raise table.fail(f"language {lang!r} must be a two-letter code", value=header)
+        if not _LANG_RE.match(lang) and lang != ANY_LANGUAGE:
+            raise table.fail(
+                f"language {lang!r} must be a two-letter code or {ANY_LANGUAGE!r}", value=header
+            )
         if not isinstance(phrases, dict) or not phrases:
             raise table.fail(f"[{header}] must be a non-empty table", value=header)
         seen: dict[str, str] = {}
@@ -352,6 +364,8 @@ def _phrase_tables(table: _Table, key: str, *, required: bool) -> tuple[Phrase, 
             norm = " ".join(phrase.lower().replace("ё", "е").split())
             if not norm.rstrip("*").strip():
                 raise table.fail(f"empty phrase in [{header}]", value=header)
+            if "*" in norm.rstrip("*"):
+                raise table.fail(f"phrase {phrase!r}: a stem takes '*' only at the end", key=phrase)
             if norm in seen:
                 raise table.fail(
                     f"phrase {phrase!r} duplicates {seen[norm]!r} (matching ignores case)",
@@ -483,7 +497,9 @@ def _check_role_overlaps(actors: Mapping[str, Actor], tables: Mapping[str, _Tabl
 # Themes
 
 
-def _load_themes(path: Path) -> tuple[tuple[Theme, ...], RelevanceCues, float, float, bytes]:
+def _load_themes(
+    path: Path,
+) -> tuple[tuple[Theme, ...], RelevanceCues, float, float, tuple[str, ...], bytes]:
     data, raw, src = _parse_toml(path)
     whole = (1, max(1, len(src.lines)))
     for key in data:
@@ -491,9 +507,10 @@ def _load_themes(path: Path) -> tuple[tuple[Theme, ...], RelevanceCues, float, f
             raise src.error(src.find(whole, key=key, value=f"[{key}"), f"unknown key {key!r}")
 
     settings = _Table(src, data.get("settings", {}), src.table_block("settings"), "[settings]")
-    settings.check_keys(set(), {"threshold", "saturation"})
+    settings.check_keys(set(), {"threshold", "saturation", "exclude_when"})
     threshold = settings.number("threshold", 0.5, 0.0, 1.0)
     saturation = settings.number("saturation", 3.0, 0.01, 100.0)
+    exclude_when = settings.strings("exclude_when")
 
     themes: dict[str, Theme] = {}
     for i, item in enumerate(_array(src, data, "theme")):
@@ -513,6 +530,7 @@ def _load_themes(path: Path) -> tuple[tuple[Theme, ...], RelevanceCues, float, f
             exclusions=t.strings("exclusions"),
             exclude_when=t.strings("exclude_when"),
         )
+        _check_shared_phrases(t, themes[tid].phrases)
 
     rel = _Table(src, data.get("relevance", {}), src.table_block("relevance"), "[relevance]")
     rel.check_keys(set(), {"policy_cues", "nonpolicy_cues", "space_terms"})
@@ -521,7 +539,18 @@ def _load_themes(path: Path) -> tuple[tuple[Theme, ...], RelevanceCues, float, f
         nonpolicy=_phrase_tables(rel, "nonpolicy_cues", required=False),
         space=_phrase_tables(rel, "space_terms", required=False),
     )
-    return tuple(themes.values()), cues, threshold, saturation, raw
+    return tuple(themes.values()), cues, threshold, saturation, exclude_when, raw
+
+
+def _check_shared_phrases(table: _Table, phrases: tuple[Phrase, ...]) -> None:
+    # A phrase under `any` already applies to every language; listed again it would count twice.
+    shared = {" ".join(p.text.lower().split()) for p in phrases if p.language == ANY_LANGUAGE}
+    for p in phrases:
+        if p.language != ANY_LANGUAGE and " ".join(p.text.lower().split()) in shared:
+            raise table.fail(
+                f"phrase {p.text!r} in [phrases.{p.language}] is already in [phrases.any]",
+                key=p.text,
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,8 +564,12 @@ def load_registry(
     apath = Path(actors_path) if actors_path is not None else DEFAULT_ACTORS_PATH
     tpath = Path(themes_path) if themes_path is not None else DEFAULT_THEMES_PATH
     actors, roles, araw = _load_actors(apath)
-    themes, cues, threshold, saturation, traw = _load_themes(tpath)
-    digest = hashlib.sha256(b"actors\0" + araw + b"\0themes\0" + traw).hexdigest()[:12]
+    themes, cues, threshold, saturation, exclude_when, traw = _load_themes(tpath)
+    # The Traditional-to-Simplified table decides what Chinese phrases match, like the registries.
+    fold = HANT_HANS_PATH.read_bytes() if HANT_HANS_PATH.is_file() else b""
+    digest = hashlib.sha256(
+        b"actors\0" + araw + b"\0themes\0" + traw + b"\0hant\0" + fold
+    ).hexdigest()[:12]
     return Registry(
         actors=actors,
         roles=roles,
@@ -547,6 +580,7 @@ def load_registry(
         actors_path=str(apath),
         themes_path=str(tpath),
         digest=digest,
+        exclude_when=exclude_when,
     )
 
 
