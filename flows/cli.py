@@ -998,10 +998,13 @@ def status(
 ) -> None:
     """Is the monitor healthy? Last runs, failing feeds, undelivered alerts, ingest vs its norm.
 
-    Reads the analysts' snapshot, so it answers while a run holds the warehouse, and says how
-    old the snapshot is. Exit codes: 0 healthy, 4 problems found (a dead feed, an ingest drop,
-    alerts failing, a failed or stale run), 1 cannot check (no snapshot yet), 2 bad
-    configuration. Thresholds: the [health] section.
+    Reads the warehouse itself, so a fix (alerts retry, a repaired feed) shows at once. While
+    a run holds the warehouse it reads the analysts' snapshot of the last completed run
+    instead, and says so. A feed that has never succeeded, or a subscriber that has never
+    received an alert, is a problem from its first failure. Exit codes: 0 healthy, 4
+    problems found (a failing or dead feed, an ingest drop, alerts failing, a failed or stale
+    run), 1 cannot check (no warehouse yet), 2 bad configuration. Thresholds: the [health]
+    section.
 
     Example:
 
@@ -1010,33 +1013,36 @@ def status(
     """
     import json
 
-    from ..warehouse.snapshot import snapshot_path
     from .health import (
         EXIT_UNHEALTHY,
+        StatusUnavailable,
         build_status_record,
         check_health,
         load_recent_notices,
+        open_status_source,
         render_status,
     )
 
     if output_format not in ("table", "json"):
         raise Fail(f"--format {output_format!r}: expected table or json", EXIT_CONFIG)
     cfg = _load(config)
-    path = snapshot_path(cfg.warehouse_path)
-    con = open_analyst_view(cfg)
     try:
-        published = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        con, source = open_status_source(cfg)
+    except StatusUnavailable as exc:
+        raise Fail(str(exc)) from None
+    try:
         report = check_health(con, cfg, datetime.now(UTC))
         notices = load_recent_notices(con)
     except duckdb.Error as exc:
-        raise Fail(f"{path}: cannot read the snapshot: {str(exc).splitlines()[0]}") from None
+        where = source.snapshot if source.kind == "snapshot" else source.warehouse
+        raise Fail(f"{where}: cannot read: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
     if output_format == "json":
-        record = build_status_record(report, str(path), published, notices)
+        record = build_status_record(report, source, notices)
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
-        for part in render_status(report, str(path), published, notices):
+        for part in render_status(report, source, notices):
             console.print(part, highlight=False)
     if not report.healthy:
         raise typer.Exit(EXIT_UNHEALTHY)
