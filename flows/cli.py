@@ -473,9 +473,11 @@ def alerts_test(
     for label, error in send_test(found[subscriber], cfg.alerts.timeout_s):
         if error:
             failed += 1
-            console.print(f"failed  {label}: {error}", markup=False, highlight=False)
+            console.print(
+                f"failed  {label}: {error}", markup=False, highlight=False, soft_wrap=True
+            )
         else:
-            console.print(f"ok      {label}", markup=False, highlight=False)
+            console.print(f"ok      {label}", markup=False, highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 
@@ -940,9 +942,7 @@ def report(
 @app.command()
 def export(
     config: ConfigOption = None,
-    output_format: Annotated[
-        str, typer.Option("--format", help="parquet or csv.")
-    ] = "parquet",
+    output_format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     out: Annotated[Path, typer.Option(help="Folder to write into.")] = Path("spacewatch-export"),
     views: Annotated[
         str | None,

@@ -150,6 +150,23 @@ class SubscriberConfig(_Strict):
             raise ValueError(f"quiet hours {value!r} must look like 22-07 (UTC hours)")
         return value
 
+    @model_validator(mode="after")
+    def _apprise_urls(self) -> SubscriberConfig:
+        """Each URL parsed by Apprise now, so a typo stops the run with one line instead of
+        failing every delivery later. `secret:` and `config:` entries are read when sending;
+        `env:` ones are checked when the variable is set here. The error never shows the URL."""
+        from .apprise_check import check_apprise_url
+
+        for index, entry in enumerate(self.urls, start=1):
+            if entry.startswith(("secret:", "config:")):
+                continue
+            url = os.environ.get(entry[4:], "") if entry.startswith("env:") else entry
+            reason = check_apprise_url(url.strip()) if url else None
+            if reason:
+                where = f" ({entry})" if entry.startswith("env:") else ""
+                raise ValueError(f"subscriber {self.name!r} urls #{index}{where}: {reason}")
+        return self
+
 
 class AlertsConfig(_Strict):
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0

@@ -21,6 +21,7 @@ import duckdb
 
 from ..extractors.messages import AlertView, Message, format_alert, format_digest
 from ..warehouse.batch import transaction
+from .apprise_check import apprise_reason, capture_apprise_log, check_apprise_url, secret_parts
 from .config import Config, SubscriberConfig
 
 # Apprise logs at warning level about failed sends; our own records are the masked ones.
@@ -47,6 +48,7 @@ class DeliverySummary:
 class Destination:
     label: str  # masked, safe to store and print
     send: Callable[[Message], bool]
+    secrets: tuple[str, ...] = ()  # parts of its URL(s) to mask in Apprise's own reasons
 
 
 def _masked(url: str) -> str:
@@ -122,8 +124,11 @@ def destinations(
                 continue
             target = apprise.Apprise()
             target.add(cfg)
+            hidden = tuple(p for plugin in target for p in secret_parts(plugin.url()))
             found.append(
-                Destination(f"config:{entry[7:]}", _sender(_pace(target, interval_s), html=False))
+                Destination(
+                    f"config:{entry[7:]}", _sender(_pace(target, interval_s), html=False), hidden
+                )
             )
             continue
         else:
@@ -131,11 +136,16 @@ def destinations(
         for url, label in entries:
             target = apprise.Apprise()
             if not target.add(url):
-                problems.append(f"destination #{index}: not a valid Apprise URL ({_masked(url)})")
+                why = check_apprise_url(url) or "not a valid Apprise URL"
+                problems.append(f"destination #{index}: {why} ({_masked(url)})")
                 continue
             html = url.split("://", 1)[0].lower() in ("mailto", "mailtos")
             found.append(
-                Destination(label or _masked(url), _sender(_pace(target, interval_s), html))
+                Destination(
+                    label or _masked(url),
+                    _sender(_pace(target, interval_s), html),
+                    secret_parts(url),
+                )
             )
     return found, problems
 
@@ -357,7 +367,11 @@ def send_digests(
 
 
 def send_test(subscriber: SubscriberConfig, timeout_s: float) -> list[tuple[str, str | None]]:
-    """(destination label, error or None) for a test message to each destination."""
+    """(destination label, error or None) for a test message to each destination.
+
+    A failure carries Apprise's own reason (read from its log for that send, credentials
+    masked): "SMTP AUTH extension not supported by server" says more than "refused".
+    """
     targets, problems = destinations(subscriber)
     message = Message(
         "Spacewatch test message",
@@ -366,5 +380,13 @@ def send_test(subscriber: SubscriberConfig, timeout_s: float) -> list[tuple[str,
     )
     results: list[tuple[str, str | None]] = [(p.split(":", 1)[0], p) for p in problems]
     for target in targets:
-        results.append((target.label, send_with_timeout(target, message, timeout_s)))
+        with capture_apprise_log() as records:
+            error = send_with_timeout(target, message, timeout_s)
+        if error:
+            reason = apprise_reason(list(records), target.secrets)
+            if reason:
+                # A timeout keeps its own words; a bare refusal gives way to Apprise's reason.
+                generic = error == "the destination refused the message"
+                error = f"Apprise: {reason}" if generic else f"{error} (Apprise: {reason})"
+        results.append((target.label, error))
     return results
