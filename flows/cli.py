@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Iterator
@@ -1046,6 +1047,59 @@ def status(
             console.print(part, highlight=False)
     if not report.healthy:
         raise typer.Exit(EXIT_UNHEALTHY)
+
+
+def plain_help(text: str) -> str:
+    """Help text shown as written: Rich would read `[health]` as a style tag and drop it.
+
+    Prose lines of a paragraph are joined (the terminal wraps them); indented blocks, the
+    examples, keep their lines.
+    """
+    from rich.markup import escape
+
+    paragraphs = []
+    for paragraph in inspect.cleandoc(text).split("\n\n"):
+        lines = paragraph.splitlines()
+        if lines and not any(line.startswith(" ") for line in lines):
+            paragraph = " ".join(line.strip() for line in lines)
+        paragraphs.append(escape(paragraph))
+    return "\n\n".join(paragraphs)
+
+
+def _keep_help_as_written(group: typer.Typer, seen: set[int]) -> None:
+    """Apply `plain_help` to every command, group and option help of the app, once each."""
+    import typing
+
+    from typer.models import ParameterInfo
+
+    if group.info.help and id(group.info) not in seen:
+        seen.add(id(group.info))
+        group.info.help = plain_help(group.info.help)
+    infos = [*group.registered_commands]
+    if group.registered_callback is not None:
+        infos.append(group.registered_callback)  # type: ignore[arg-type]
+    for info in infos:
+        if id(info) in seen or info.callback is None:
+            continue
+        seen.add(id(info))
+        doc = info.help or inspect.getdoc(info.callback)
+        if doc:
+            info.help = plain_help(doc)
+        hints = typing.get_type_hints(info.callback, include_extras=True)
+        for hint in hints.values():
+            for meta in getattr(hint, "__metadata__", ()):
+                if isinstance(meta, ParameterInfo) and meta.help and id(meta) not in seen:
+                    seen.add(id(meta))
+                    meta.help = plain_help(meta.help)
+    for sub in group.registered_groups:
+        if sub.help and id(sub) not in seen:
+            seen.add(id(sub))
+            sub.help = plain_help(sub.help)
+        if sub.typer_instance is not None:
+            _keep_help_as_written(sub.typer_instance, seen)
+
+
+_keep_help_as_written(app, set())
 
 
 def main() -> None:

@@ -116,3 +116,45 @@ def test_secret_parts_cover_credentials_but_not_plain_words() -> None:
     assert "hooks.example.org" in masked and "html" in masked and "desk@example.org" in masked
     # Tokens in the host position (Discord, Slack, Telegram) are masked too.
     assert "T1abcdef" not in mask_secrets("bad token T1abcdef", secret_parts("slack://T1abcdef/B2/C3"))
+
+
+# --- help texts keep every bracketed word --------------------------------------------------
+
+
+def test_every_help_text_keeps_its_bracketed_words() -> None:
+    """`[health]`, `[schedule]`...: Rich markup used to eat them from --help."""
+    import inspect
+    import re
+    import typing
+
+    import typer.main
+    from typer.models import ParameterInfo
+    from typer.testing import CliRunner
+
+    from spacewatch.flows.cli import app
+
+    def walk(group: object, path: list[str]) -> list[tuple[list[str], object]]:
+        found = []
+        for name, command in group.commands.items():  # type: ignore[attr-defined]
+            found.append(([*path, name], command))
+            if hasattr(command, "commands"):
+                found += walk(command, [*path, name])
+        return found
+
+    bracketed = re.compile(r"\[\[?[a-z_][a-z_ ]*\]\]?")
+    runner = CliRunner()
+    checked = set()
+    for path, command in walk(typer.main.get_group(app), []):
+        callback = getattr(command.callback, "__wrapped__", command.callback)  # type: ignore[attr-defined]
+        texts = [inspect.getdoc(callback) or ""] if callback else []
+        hints = typing.get_type_hints(callback, include_extras=True) if callback else {}
+        for hint in hints.values():
+            texts += [m.help or "" for m in getattr(hint, "__metadata__", ()) if isinstance(m, ParameterInfo)]
+        words = set(bracketed.findall("\n".join(texts).replace("\\[", "[")))
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
+        assert result.exit_code == 0, (path, result.output)
+        shown = " ".join(result.output.replace("│", " ").split())
+        for word in words:
+            assert word in shown, (path, word, shown)
+            checked.add(word)
+    assert {"[health]", "[maintenance]", "[schedule]", "[tagging]"} <= checked
