@@ -53,11 +53,20 @@ class Fail(Exception):
         self.code = code
 
 
-def prefect_environment(verbose: bool = False) -> None:
-    """Defaults that make Prefect's embedded server dependable on a fresh, offline machine."""
+def prefect_environment(verbose: bool = False, console: str = "CRITICAL") -> None:
+    """Defaults that make Prefect's embedded server dependable on a fresh, offline machine.
+
+    The terminal and Prefect's API get separate levels: the flow and task run loggers always
+    send INFO to the API (the UI shows each run's summary and every failed feed or page),
+    while Prefect's console handler shows only `console` and above (INFO with --verbose).
+    Variables already set in the environment win.
+    """
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else console)
+    os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else console)
 
 
 def _load(config: Path | None) -> Config:
@@ -804,10 +813,12 @@ def serve(
 ) -> None:
     """Run Spacewatch on this machine: the pipeline, digests and maintenance on their schedules.
 
-    Uses the Prefect server named by PREFECT_API_URL, or starts one on 127.0.0.1 (its UI shows
-    the runs, logs and summaries). Schedules come from the [schedule] section. Ctrl-C or
-    SIGTERM stops it; a run in progress is cancelled and the next run records it as
-    interrupted.
+    Uses the Prefect server named by PREFECT_API_URL, or starts one on 127.0.0.1:--port (its
+    UI, at the same port, shows the runs, logs and summaries). Schedules come from the
+    [schedule] section; serve prints when each flow runs next, in its time zone. Every run
+    sends its summary and each failed feed or page to the Prefect API as log lines, whatever
+    --verbose says (it only sets what the terminal shows). Ctrl-C or SIGTERM stops it; a run
+    in progress is cancelled and the next run records it as interrupted.
 
     Example:
 
@@ -818,8 +829,7 @@ def serve(
 
     cfg = _load(config)
     _check_rules(cfg)
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    prefect_environment(verbose, console="WARNING")
     try:
         serve_forever(cfg, port, console)
     except ServerError as exc:
