@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import apprise
 import duckdb
@@ -192,17 +192,20 @@ def _views(rows: list[tuple], names: dict[str, str]) -> list[tuple[AlertView, st
     return out
 
 
-def _in_quiet_hours(spec: str | None, now: datetime) -> datetime | None:
-    """End of the quiet period if `now` falls in it."""
+def _in_quiet_hours(spec: str | None, now: datetime, zone: tzinfo = UTC) -> datetime | None:
+    """End of the quiet period (in UTC) if `now` falls in it; `spec` is read in `zone`."""
     if not spec:
         return None
     start, end = (int(x) for x in spec.split("-"))
-    hour = now.hour
+    local = now.astimezone(zone)
+    hour = local.hour
     inside = start <= hour < end if start < end else (hour >= start or hour < end)
     if not inside:
         return None
-    until = now.replace(hour=end, minute=0, second=0, microsecond=0)
-    return until if until > now else until + timedelta(days=1)
+    until = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if until <= local:
+        until += timedelta(days=1)
+    return until.astimezone(UTC)
 
 
 def _delivered(con: duckdb.DuckDBPyConnection, alert_id: int) -> set[str]:
@@ -256,7 +259,8 @@ def deliver_due(
             _finish(con, view.alert_id, "failed", attempts, "subscriber no longer configured", now)
             summary.failed += 1
             continue
-        quiet_until = _in_quiet_hours(sub.quiet_hours_utc, now)
+        quiet, zone = config.quiet_hours_of(sub)
+        quiet_until = _in_quiet_hours(quiet, now, zone)
         if quiet_until is not None:
             con.execute(
                 "UPDATE alerts SET next_attempt_at = ? WHERE alert_id = ?",
@@ -329,8 +333,10 @@ def send_digests(
     names = {t.id: t.name for t in config.topics}
     last = dict(con.execute("SELECT subscriber, last_sent_at FROM digests").fetchall())
     for sub in config.subscribers:
-        today = now.replace(hour=sub.digest_hour_utc, minute=0, second=0, microsecond=0)
-        slot = today if now >= today else today - timedelta(days=1)
+        hour, zone = config.digest_hour_of(sub)
+        local = now.astimezone(zone)
+        today = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+        slot = today if local >= today else today - timedelta(days=1)
         if not force and sub.name in last and last[sub.name] >= slot:
             continue
         rows = con.execute(

@@ -180,7 +180,8 @@ def notify_health(
     where = str(config.warehouse_path)
     wanted = set(config.health.notify)
     for sub in (s for s in config.subscribers if s.name in wanted):
-        if _in_quiet_hours(sub.quiet_hours_utc, now) is not None:
+        quiet, zone = config.quiet_hours_of(sub)
+        if _in_quiet_hours(quiet, now, zone) is not None:
             continue  # nothing recorded: the notice goes out on the first run after them
         targets, issues = destinations(sub, config.alerts.min_interval_s)
         summary.errors += [f"health notice for {sub.name}: {issue}" for issue in issues]

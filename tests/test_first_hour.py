@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from receivers import free_port, smtp_server
 
 from helpers import write_config
@@ -158,3 +159,111 @@ def test_every_help_text_keeps_its_bracketed_words() -> None:
             assert word in shown, (path, word, shown)
             checked.add(word)
     assert {"[health]", "[maintenance]", "[schedule]", "[tagging]"} <= checked
+
+
+# --- quiet hours and digest hour in a time zone ---------------------------------------------
+
+
+def _zoned_warehouse(tmp_path: Path, hook_url: str, subscriber: str, zone: str = "Asia/Tokyo") -> Path:
+    config = write_config(tmp_path, [("http://127.0.0.1:9/feed.xml", None)])
+    config.write_text(
+        config.read_text()
+        + f'\n[alerts]\ntimezone = "{zone}"\ntimeout_s = 10\nmin_interval_s = 0\n'
+        + '\n[[topics]]\nid = "lunar"\nname = "Lunar"\nthemes = ["moon_base_ilrs"]\n'
+        + f'\n[[subscribers]]\nname = "desk"\nurls = ["{hook_url}"]\ntopics = ["lunar"]\n{subscriber}\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def _waiting_alert(config: Path, status: str, created: object) -> None:
+    from spacewatch.flows.config import load_config
+    from spacewatch.warehouse.connect import open_for_writing
+
+    con = open_for_writing(load_config(config).warehouse_path)
+    try:
+        con.execute(
+            """INSERT INTO articles (article_id, canonical_url, url, story_id, first_seen_at,
+                   extraction_method, title) VALUES (1, 'https://x/1', 'https://x/1', 1, ?, 'none',
+                   'Lunar base plans')""",
+            [created],
+        )
+        con.execute(
+            """INSERT INTO alerts (topic_id, rule_version, story_id, article_id, subscriber, mode,
+                   severity, evidence, status, created_at, next_attempt_at)
+               VALUES ('lunar', 'v1', 1, 1, 'desk', 'immediate', 'info', ['lunar base'], ?, ?, ?)""",
+            [status, created, created],
+        )
+    finally:
+        con.close()
+
+
+def test_quiet_hours_are_read_in_the_alerts_time_zone(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from receivers import WebhookSink
+
+    from helpers import query
+    from spacewatch.flows.config import load_config
+    from spacewatch.flows.delivery import deliver_due
+    from spacewatch.warehouse.connect import open_for_writing
+
+    # 14:00 UTC is 23:00 in Tokyo: inside 22-07 there, outside it in UTC.
+    now = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
+    with WebhookSink() as hook:
+        config = _zoned_warehouse(tmp_path, hook.url(), 'quiet_hours = "22-07"')
+        _waiting_alert(config, "pending", now)
+        cfg = load_config(config)
+        con = open_for_writing(cfg.warehouse_path)
+        try:
+            held = deliver_due(con, cfg, now)
+            later = deliver_due(con, cfg, datetime(2026, 3, 10, 22, 0, tzinfo=UTC))  # 07:00 Tokyo
+        finally:
+            con.close()
+    assert (held.deferred, held.sent) == (1, 0)
+    assert later.sent == 1 and len(hook.posts) == 1
+    # It waited until 07:00 in Tokyo, 22:00 UTC.
+    assert query(cfg.warehouse_path, "SELECT status, sent_at FROM alerts") == [
+        ("sent", datetime(2026, 3, 10, 22, 0, tzinfo=UTC))
+    ]
+
+
+def test_the_digest_hour_is_read_in_the_alerts_time_zone(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from receivers import WebhookSink
+
+    from spacewatch.flows.config import load_config
+    from spacewatch.flows.delivery import send_digests
+    from spacewatch.warehouse.connect import open_for_writing
+
+    with WebhookSink() as hook:
+        config = _zoned_warehouse(tmp_path, hook.url(), 'mode = "digest"\ndigest_hour = 8')
+        _waiting_alert(config, "digest", datetime(2026, 3, 9, 12, 0, tzinfo=UTC))
+        cfg = load_config(config)
+        con = open_for_writing(cfg.warehouse_path)
+        try:
+            # The last digest went out on 9 March at 08:00 Tokyo (23:00 UTC on the 8th).
+            con.execute("INSERT INTO digests VALUES ('desk', ?)", [datetime(2026, 3, 8, 23, 0, tzinfo=UTC)])
+            early = send_digests(con, cfg, datetime(2026, 3, 9, 22, 30, tzinfo=UTC))  # 07:30 Tokyo
+            due = send_digests(con, cfg, datetime(2026, 3, 9, 23, 5, tzinfo=UTC))  # 08:05 Tokyo
+        finally:
+            con.close()
+    assert early.digests == 0 and due.digests == 1 and len(hook.posts) == 1
+
+
+def test_alert_hours_take_one_spelling_and_a_known_zone(tmp_path: Path) -> None:
+    from spacewatch.flows.config import ConfigError, parse_config
+
+    base = '[[topics]]\nid = "t"\nname = "T"\nthemes = ["x"]\n[[subscribers]]\nname = "desk"\nurls = ["json://127.0.0.1:9/h"]\ntopics = ["t"]\n'
+    cfg = parse_config('[schedule]\ntimezone = "Europe/Paris"\n' + base + 'quiet_hours = "22-07"\n', tmp_path / "s.toml")
+    spec, zone = cfg.quiet_hours_of(cfg.subscribers[0])
+    assert (spec, str(zone)) == ("22-07", "Europe/Paris")  # [alerts] timezone defaults to [schedule]'s
+    hour, zone = cfg.digest_hour_of(cfg.subscribers[0])
+    assert (hour, str(zone)) == (7, "Europe/Paris")
+    cfg = parse_config(base + "digest_hour_utc = 6\n", tmp_path / "s.toml")
+    assert [str(x) for x in cfg.digest_hour_of(cfg.subscribers[0])] == ["6", "UTC"]
+    with pytest.raises(ConfigError, match=r"give digest_hour .* or digest_hour_utc, not both"):
+        parse_config(base + "digest_hour = 6\ndigest_hour_utc = 6\n", tmp_path / "s.toml")
+    with pytest.raises(ConfigError, match=r"\[alerts\] timezone: unknown time zone 'Mars/Olympus'"):
+        parse_config('[alerts]\ntimezone = "Mars/Olympus"\n', tmp_path / "s.toml")
