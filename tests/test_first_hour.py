@@ -267,3 +267,90 @@ def test_alert_hours_take_one_spelling_and_a_known_zone(tmp_path: Path) -> None:
         parse_config(base + "digest_hour = 6\ndigest_hour_utc = 6\n", tmp_path / "s.toml")
     with pytest.raises(ConfigError, match=r"\[alerts\] timezone: unknown time zone 'Mars/Olympus'"):
         parse_config('[alerts]\ntimezone = "Mars/Olympus"\n', tmp_path / "s.toml")
+
+
+# --- the example configuration lists every key ---------------------------------------------
+
+
+def _sections() -> dict[str, set[str]]:
+    """Section name -> keys the loader accepts, from the configuration model itself."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from spacewatch.flows.config import Config
+
+    found = {}
+    for name, field in Config.model_fields.items():
+        kind = field.annotation
+        for arg in (kind, *typing.get_args(kind)):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                found[name] = set(arg.model_fields)
+    return found
+
+
+def test_the_example_configuration_lists_every_key_and_loads() -> None:
+    import re
+
+    from spacewatch.flows.config import (
+        AlertsConfig,
+        DedupeConfig,
+        FetchConfig,
+        MaintenanceConfig,
+        RunnerConfig,
+        ScheduleConfig,
+        WarehouseConfig,
+        load_config,
+    )
+
+    example = ROOT / "deploy" / "spacewatch.example.toml"
+    text = example.read_text(encoding="utf-8")
+    header = re.compile(r"^#?\s*\[\[?([a-z_]+)\]\]?\s*$", re.M)
+    blocks: dict[str, str] = {}
+    marks = list(header.finditer(text))
+    for mark, following in zip(marks, [*marks[1:], None], strict=True):
+        end = following.start() if following else len(text)
+        blocks[mark.group(1)] = blocks.get(mark.group(1), "") + text[mark.end() : end]
+    sections = _sections()
+    assert set(sections) <= set(blocks), set(sections) - set(blocks)
+    missing = [
+        f"[{section}] {key}"
+        for section, keys in sections.items()
+        for key in sorted(keys)
+        if not re.search(rf"^#?\s*{key}\s*=", blocks[section], re.M)
+    ]
+    assert missing == [], f"keys missing from {example.name}: {missing}"
+
+    cfg = load_config(example)
+    # The sections the example sets in full state the defaults.
+    for section, model in (
+        ("warehouse", WarehouseConfig),
+        ("fetch", FetchConfig),
+        ("dedupe", DedupeConfig),
+        ("runner", RunnerConfig),
+        ("alerts", AlertsConfig),
+        ("schedule", ScheduleConfig),
+        ("maintenance", MaintenanceConfig),
+    ):
+        assert getattr(cfg, section) == model(), section
+
+
+def test_the_documented_mail_urls_are_accepted_and_name_their_server() -> None:
+    import re
+
+    import apprise
+
+    from spacewatch.flows.apprise_check import check_apprise_url
+
+    docs = [ROOT / "deploy" / "spacewatch.example.toml", ROOT / "deploy" / "README.md"]
+    urls = {u for doc in docs for u in re.findall(r"mailtos?://[^\s`\"']+", doc.read_text("utf-8"))}
+    urls = {u for u in urls if not u.endswith("...")}
+    assert len(urls) >= 3, urls
+    for url in urls:
+        assert check_apprise_url(url) is None, url
+        plugin = apprise.Apprise.instantiate(url)
+        assert plugin.smtp_host in ("smtp.example.org", "relay.internal"), url
+        if ":465" in url:
+            assert plugin.secure_mode == "ssl", url
+        elif url.startswith("mailtos://"):
+            assert plugin.secure_mode == "starttls", url
