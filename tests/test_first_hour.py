@@ -344,7 +344,7 @@ def test_the_documented_mail_urls_are_accepted_and_name_their_server() -> None:
 
     docs = [ROOT / "deploy" / "spacewatch.example.toml", ROOT / "deploy" / "README.md"]
     urls = {u for doc in docs for u in re.findall(r"mailtos?://[^\s`\"']+", doc.read_text("utf-8"))}
-    urls = {u for u in urls if not u.endswith("...")}
+    urls = {u for u in urls if "127.0.0.1" not in u}  # those are sample output, not forms
     assert len(urls) >= 3, urls
     for url in urls:
         assert check_apprise_url(url) is None, url
