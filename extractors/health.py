@@ -74,6 +74,16 @@ class AlertBacklog:
 
 
 @dataclass(frozen=True, slots=True)
+class NoticeFailure:
+    """An operator (a `[health] notify` subscriber) whose destinations never accepted a
+    health notice: the one channel meant to report problems is broken."""
+
+    subscriber: str
+    failing_since: datetime
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class IngestObservation:
     last_24h: int
     # Articles per 24-hour window before the last one, newest first; only windows the
@@ -87,11 +97,13 @@ class Observations:
     feeds: tuple[FeedObservation, ...] = ()  # active feeds
     alerts: tuple[AlertBacklog, ...] = ()
     ingest: IngestObservation = IngestObservation(0)
+    notices: tuple[NoticeFailure, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    # ingest_drop, feed_dead, feed_failing, alerts_failing, last_run_failed, no_recent_run
+    # ingest_drop, feed_dead, feed_failing, alerts_failing, notices_failing, last_run_failed,
+    # no_recent_run
     kind: str
     key: str  # stable identity across runs, so a problem is notified once, not every run
     summary: str  # one line for tables, logs and messages
@@ -236,6 +248,20 @@ def match_failing_alerts(
     return problems
 
 
+def match_failing_notices(failures: Sequence[NoticeFailure]) -> list[Problem]:
+    """Shown by `status` only: a notice through the broken channel would not arrive."""
+    return [
+        Problem(
+            "notices_failing",
+            f"notices_failing:{f.subscriber}",
+            f"health notices to {f.subscriber} have never been delivered; "
+            f"last error: {f.last_error or 'unknown'}",
+            f.failing_since,
+        )
+        for f in failures
+    ]
+
+
 def match_run_problems(
     runs: Sequence[RunObservation], thresholds: HealthThresholds, now: datetime
 ) -> list[Problem]:
@@ -281,6 +307,7 @@ def match_problems(
         *([drop] if drop else []),
         *match_dead_feeds(observations.feeds, thresholds, now),
         *match_failing_alerts(observations.alerts, thresholds, now),
+        *match_failing_notices(observations.notices),
     )
 
 
@@ -326,6 +353,7 @@ _LABELS = {
     "feed_dead": "dead feed",
     "feed_failing": "failing feed",
     "alerts_failing": "alerts failing",
+    "notices_failing": "health notices failing",
     "last_run_failed": "run failed",
     "no_recent_run": "no recent run",
 }

@@ -23,6 +23,7 @@ from ..extractors.health import (
     HealthReport,
     HealthThresholds,
     IngestObservation,
+    NoticeFailure,
     Observations,
     Problem,
     RunObservation,
@@ -98,6 +99,16 @@ def load_alert_backlogs(con: duckdb.DuckDBPyConnection) -> tuple[AlertBacklog, .
     return tuple(AlertBacklog(*row) for row in rows)
 
 
+def load_notice_failures(con: duckdb.DuckDBPyConnection) -> tuple[NoticeFailure, ...]:
+    """Operators none of whose destinations ever accepted a health notice."""
+    rows = con.execute(
+        """SELECT subscriber, min(first_seen_at), arg_max(last_error, first_seen_at)
+           FROM health_notices GROUP BY subscriber
+           HAVING sum(notices) = 0 AND count(last_error) > 0 ORDER BY subscriber"""
+    ).fetchall()
+    return tuple(NoticeFailure(*row) for row in rows)
+
+
 def load_ingest(
     con: duckdb.DuckDBPyConnection, now: datetime, baseline_days: int
 ) -> IngestObservation:
@@ -129,6 +140,7 @@ def check_health(con: duckdb.DuckDBPyConnection, config: Config, now: datetime) 
         feeds=load_feeds(con),
         alerts=load_alert_backlogs(con),
         ingest=load_ingest(con, now, config.health.ingest_baseline_days),
+        notices=load_notice_failures(con),
     )
     return build_report(observations, build_thresholds(config.health), now)
 

@@ -444,17 +444,31 @@ def test_a_fresh_install_whose_feeds_all_fail_is_unhealthy_after_one_run(
 
     # Nothing listens on these loopback ports: every feed fails, as offline or mistyped.
     feeds = [(f"http://127.0.0.1:{free_port()}/feed.xml", f"Feed {i}") for i in (1, 2)]
+    # The operator's mail relay is not there either: the notice about the feeds fails too.
+    relay = f"mailto://127.0.0.1:{free_port()}?from=sw@example.org&to=ops@example.org"
     config = write_config(tmp_path, feeds)
+    config.write_text(
+        config.read_text()
+        + '\n[alerts]\nmin_interval_s = 0\ntimeout_s = 10\n\n[health]\nnotify = ["ops"]\n'
+        + f'\n[[subscribers]]\nname = "ops"\nurls = ["{relay}"]\ntopics = []\n',
+        encoding="utf-8",
+    )
     summary = pipeline.run_pipeline(config)
     assert summary.feeds_failed == 2 and summary.articles_new == 0
 
     result = spacewatch("status", "--config", str(config))
     assert result.returncode == EXIT_UNHEALTHY, result.stdout + result.stderr
-    assert "Problems (2)" in result.stdout and "Healthy" not in result.stdout
+    assert "Problems (3)" in result.stdout and "Healthy" not in result.stdout
+    shown = " ".join(result.stdout.split())
     for url, name in feeds:
-        assert f"feed {name} ({url}) has never succeeded" in " ".join(result.stdout.split())
+        assert f"feed {name} ({url}) has never succeeded" in shown
+    assert "health notices to ops have never been delivered" in shown
     record = json.loads(spacewatch("status", "--config", str(config), "--format", "json").stdout)
-    assert sorted(p["kind"] for p in record["problems"]) == ["feed_failing", "feed_failing"]
+    assert sorted(p["kind"] for p in record["problems"]) == [
+        "feed_failing",
+        "feed_failing",
+        "notices_failing",
+    ]
 
 
 def test_status_reads_live_state_so_alerts_retry_shows_at_once(tmp_path: Path) -> None:
