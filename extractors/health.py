@@ -19,7 +19,7 @@ from .messages import Message
 
 # Problems that are worth waking the operator for; the others only show in `spacewatch status`
 # (a stale or failed run cannot be reported by the run itself).
-NOTIFIED_KINDS = frozenset({"ingest_drop", "feed_dead", "alerts_failing"})
+NOTIFIED_KINDS = frozenset({"ingest_drop", "feed_dead", "feed_failing", "alerts_failing"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,19 @@ class AlertBacklog:
     # failures are history once delivery works again).
     failing_since: datetime | None = None
     last_error: str | None = None
+    # Whether any destination ever accepted an alert for this subscriber. A subscriber that
+    # never received anything is misconfigured, not having a bad hour: judged at once.
+    delivered_ever: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeFailure:
+    """An operator (a `[health] notify` subscriber) whose destinations never accepted a
+    health notice: the one channel meant to report problems is broken."""
+
+    subscriber: str
+    failing_since: datetime
+    last_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +97,14 @@ class Observations:
     feeds: tuple[FeedObservation, ...] = ()  # active feeds
     alerts: tuple[AlertBacklog, ...] = ()
     ingest: IngestObservation = IngestObservation(0)
+    notices: tuple[NoticeFailure, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    kind: str  # ingest_drop, feed_dead, alerts_failing, last_run_failed, no_recent_run
+    # ingest_drop, feed_dead, feed_failing, alerts_failing, notices_failing, last_run_failed,
+    # no_recent_run
+    kind: str
     key: str  # stable identity across runs, so a problem is notified once, not every run
     summary: str  # one line for tables, logs and messages
     since: datetime | None = None
@@ -170,26 +186,36 @@ def match_ingest_drop(
 def match_dead_feeds(
     feeds: Sequence[FeedObservation], thresholds: HealthThresholds, now: datetime
 ) -> list[Problem]:
+    """A feed that worked and has failed for `feed_dead_after_h` is dead; one that has never
+    worked is failing from its first failed poll (a wrong URL on a new install should not wait
+    two days to be reported)."""
     problems = []
     for feed in feeds:
         if feed.consecutive_failures <= 0:
             continue
-        since = feed.last_success_at or feed.created_at
+        many = feed.consecutive_failures > 1
+        failures = f"{feed.consecutive_failures} failure{'s' if many else ''}"
+        error = f"last error: {feed.last_error or 'unknown'}"
+        if feed.last_success_at is None:
+            problems.append(
+                Problem(
+                    "feed_failing",
+                    f"feed_failing:{feed.feed_id}",
+                    f"feed {feed.name} ({feed.url}) has never succeeded: {failures} in a row "
+                    f"since it was added {format_duration(now - feed.created_at)} ago; {error}",
+                    feed.created_at,
+                )
+            )
+            continue
+        since = feed.last_success_at
         if _hours(now - since) < thresholds.feed_dead_after_h:
             continue
-        many = feed.consecutive_failures > 1
-        last_ok = (
-            f"last success {feed.last_success_at:%Y-%m-%d %H:%M} UTC"
-            if feed.last_success_at
-            else "never succeeded"
-        )
         problems.append(
             Problem(
                 "feed_dead",
                 f"feed_dead:{feed.feed_id}",
                 f"feed {feed.name} ({feed.url}) dead for {format_duration(now - since)}: "
-                f"{feed.consecutive_failures} failure{'s' if many else ''} in a row, {last_ok}; "
-                f"last error: {feed.last_error or 'unknown'}",
+                f"{failures} in a row, last success {since:%Y-%m-%d %H:%M} UTC; {error}",
                 since,
             )
         )
@@ -199,22 +225,41 @@ def match_dead_feeds(
 def match_failing_alerts(
     backlogs: Sequence[AlertBacklog], thresholds: HealthThresholds, now: datetime
 ) -> list[Problem]:
+    """Delivery failing for `alert_failing_after_h`; at once when nothing ever got through."""
     problems = []
     for backlog in backlogs:
         since = backlog.failing_since
-        if since is None or _hours(now - since) < thresholds.alert_failing_after_h:
+        if since is None:
+            continue
+        counts = f"{backlog.pending} pending, {backlog.failed} given up"
+        error = f"last error: {backlog.last_error or 'unknown'}"
+        if not backlog.delivered_ever:
+            summary = f"alerts to {backlog.subscriber} have never been delivered: {counts}; {error}"
+        elif _hours(now - since) >= thresholds.alert_failing_after_h:
+            summary = (
+                f"alerts to {backlog.subscriber} failing for {format_duration(now - since)}: "
+                f"{counts}; {error}"
+            )
+        else:
             continue
         problems.append(
-            Problem(
-                "alerts_failing",
-                f"alerts_failing:{backlog.subscriber}",
-                f"alerts to {backlog.subscriber} failing for {format_duration(now - since)}: "
-                f"{backlog.pending} pending, {backlog.failed} given up; "
-                f"last error: {backlog.last_error or 'unknown'}",
-                since,
-            )
+            Problem("alerts_failing", f"alerts_failing:{backlog.subscriber}", summary, since)
         )
     return problems
+
+
+def match_failing_notices(failures: Sequence[NoticeFailure]) -> list[Problem]:
+    """Shown by `status` only: a notice through the broken channel would not arrive."""
+    return [
+        Problem(
+            "notices_failing",
+            f"notices_failing:{f.subscriber}",
+            f"health notices to {f.subscriber} have never been delivered; "
+            f"last error: {f.last_error or 'unknown'}",
+            f.failing_since,
+        )
+        for f in failures
+    ]
 
 
 def match_run_problems(
@@ -262,6 +307,7 @@ def match_problems(
         *([drop] if drop else []),
         *match_dead_feeds(observations.feeds, thresholds, now),
         *match_failing_alerts(observations.alerts, thresholds, now),
+        *match_failing_notices(observations.notices),
     )
 
 
@@ -305,7 +351,9 @@ def match_due_notices(
 _LABELS = {
     "ingest_drop": "ingest drop",
     "feed_dead": "dead feed",
+    "feed_failing": "failing feed",
     "alerts_failing": "alerts failing",
+    "notices_failing": "health notices failing",
     "last_run_failed": "run failed",
     "no_recent_run": "no recent run",
 }

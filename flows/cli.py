@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Iterator
@@ -52,11 +53,20 @@ class Fail(Exception):
         self.code = code
 
 
-def prefect_environment(verbose: bool = False) -> None:
-    """Defaults that make Prefect's embedded server dependable on a fresh, offline machine."""
+def prefect_environment(verbose: bool = False, console: str = "CRITICAL") -> None:
+    """Defaults that make Prefect's embedded server dependable on a fresh, offline machine.
+
+    The terminal and Prefect's API get separate levels: the flow and task run loggers always
+    send INFO to the API (the UI shows each run's summary and every failed feed or page),
+    while Prefect's console handler shows only `console` and above (INFO with --verbose).
+    Variables already set in the environment win.
+    """
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else console)
+    os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else console)
 
 
 def _load(config: Path | None) -> Config:
@@ -480,9 +490,11 @@ def alerts_test(
     for label, error in send_test(found[subscriber], cfg.alerts.timeout_s):
         if error:
             failed += 1
-            console.print(f"failed  {label}: {error}", markup=False, highlight=False)
+            console.print(
+                f"failed  {label}: {error}", markup=False, highlight=False, soft_wrap=True
+            )
         else:
-            console.print(f"ok      {label}", markup=False, highlight=False)
+            console.print(f"ok      {label}", markup=False, highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 
@@ -810,10 +822,12 @@ def serve(
 ) -> None:
     """Run Spacewatch on this machine: the pipeline, digests and maintenance on their schedules.
 
-    Uses the Prefect server named by PREFECT_API_URL, or starts one on 127.0.0.1 (its UI shows
-    the runs, logs and summaries). Schedules come from the [schedule] section. Ctrl-C or
-    SIGTERM stops it; a run in progress is cancelled and the next run records it as
-    interrupted.
+    Uses the Prefect server named by PREFECT_API_URL, or starts one on 127.0.0.1:--port (its
+    UI, at the same port, shows the runs, logs and summaries). Schedules come from the
+    [schedule] section; serve prints when each flow runs next, in its time zone. Every run
+    sends its summary and each failed feed or page to the Prefect API as log lines, whatever
+    --verbose says (it only sets what the terminal shows). Ctrl-C or SIGTERM stops it; a run
+    in progress is cancelled and the next run records it as interrupted.
 
     Example:
 
@@ -824,8 +838,7 @@ def serve(
 
     cfg = _load(config)
     _check_rules(cfg)
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    prefect_environment(verbose, console="WARNING")
     try:
         serve_forever(cfg, port, console)
     except ServerError as exc:
@@ -949,9 +962,7 @@ def report(
 @app.command()
 def export(
     config: ConfigOption = None,
-    output_format: Annotated[
-        str, typer.Option("--format", help="parquet or csv.")
-    ] = "parquet",
+    output_format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     out: Annotated[Path, typer.Option(help="Folder to write into.")] = Path("spacewatch-export"),
     views: Annotated[
         str | None,
@@ -1007,10 +1018,13 @@ def status(
 ) -> None:
     """Is the monitor healthy? Last runs, failing feeds, undelivered alerts, ingest vs its norm.
 
-    Reads the analysts' snapshot, so it answers while a run holds the warehouse, and says how
-    old the snapshot is. Exit codes: 0 healthy, 4 problems found (a dead feed, an ingest drop,
-    alerts failing, a failed or stale run), 1 cannot check (no snapshot yet), 2 bad
-    configuration. Thresholds: the [health] section.
+    Reads the warehouse itself, so a fix (alerts retry, a repaired feed) shows at once. While
+    a run holds the warehouse it reads the analysts' snapshot of the last completed run
+    instead, and says so. A feed that has never succeeded, or a subscriber that has never
+    received an alert, is a problem from its first failure. Exit codes: 0 healthy, 4
+    problems found (a failing or dead feed, an ingest drop, alerts failing, a failed or stale
+    run), 1 cannot check (no warehouse yet), 2 bad configuration. Thresholds: the [health]
+    section.
 
     Example:
 
@@ -1019,36 +1033,92 @@ def status(
     """
     import json
 
-    from ..warehouse.snapshot import snapshot_path
     from .health import (
         EXIT_UNHEALTHY,
+        StatusUnavailable,
         build_status_record,
         check_health,
         load_recent_notices,
+        open_status_source,
         render_status,
     )
 
     if output_format not in ("table", "json"):
         raise Fail(f"--format {output_format!r}: expected table or json", EXIT_CONFIG)
     cfg = _load(config)
-    path = snapshot_path(cfg.warehouse_path)
-    con = open_analyst_view(cfg)
     try:
-        published = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        con, source = open_status_source(cfg)
+    except StatusUnavailable as exc:
+        raise Fail(str(exc)) from None
+    try:
         report = check_health(con, cfg, datetime.now(UTC))
         notices = load_recent_notices(con)
     except duckdb.Error as exc:
-        raise Fail(f"{path}: cannot read the snapshot: {str(exc).splitlines()[0]}") from None
+        where = source.snapshot if source.kind == "snapshot" else source.warehouse
+        raise Fail(f"{where}: cannot read: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
     if output_format == "json":
-        record = build_status_record(report, str(path), published, notices)
+        record = build_status_record(report, source, notices)
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
-        for part in render_status(report, str(path), published, notices):
+        for part in render_status(report, source, notices):
             console.print(part, highlight=False)
     if not report.healthy:
         raise typer.Exit(EXIT_UNHEALTHY)
+
+
+def plain_help(text: str) -> str:
+    """Help text shown as written: Rich would read `[health]` as a style tag and drop it.
+
+    Prose lines of a paragraph are joined (the terminal wraps them); indented blocks, the
+    examples, keep their lines.
+    """
+    from rich.markup import escape
+
+    paragraphs = []
+    for paragraph in inspect.cleandoc(text).split("\n\n"):
+        lines = paragraph.splitlines()
+        if lines and not any(line.startswith(" ") for line in lines):
+            paragraph = " ".join(line.strip() for line in lines)
+        paragraphs.append(escape(paragraph))
+    return "\n\n".join(paragraphs)
+
+
+def _keep_help_as_written(group: typer.Typer, seen: set[int]) -> None:
+    """Apply `plain_help` to every command, group and option help of the app, once each."""
+    import typing
+
+    from typer.models import ParameterInfo
+
+    if group.info.help and id(group.info) not in seen:
+        seen.add(id(group.info))
+        group.info.help = plain_help(group.info.help)
+    infos = [*group.registered_commands]
+    if group.registered_callback is not None:
+        infos.append(group.registered_callback)  # type: ignore[arg-type]
+    for info in infos:
+        if id(info) in seen or info.callback is None:
+            continue
+        seen.add(id(info))
+        doc = info.help or inspect.getdoc(info.callback)
+        if doc:
+            info.help = plain_help(doc)
+        hints = typing.get_type_hints(info.callback, include_extras=True)
+        for hint in hints.values():
+            for meta in getattr(hint, "__metadata__", ()):
+                if isinstance(meta, ParameterInfo) and meta.help and id(meta) not in seen:
+                    seen.add(id(meta))
+                    meta.help = plain_help(meta.help)
+    for sub in group.registered_groups:
+        if sub.help and id(sub) not in seen:
+            seen.add(id(sub))
+            sub.help = plain_help(sub.help)
+        if sub.typer_instance is not None:
+            _keep_help_as_written(sub.typer_instance, seen)
+
+
+_keep_help_as_written(app, set())
 
 
 def main() -> None:

@@ -143,19 +143,62 @@ class SubscriberConfig(_Strict):
     urls: tuple[str, ...]
     topics: tuple[str, ...]
     mode: Literal["immediate", "digest"] = "immediate"
-    digest_hour_utc: Annotated[int, Field(ge=0, le=23)] = 7
+    # Hours in the [alerts] timezone. The *_utc spellings (older configs) are read in UTC;
+    # give one of each pair. No digest hour at all: 7.
+    digest_hour: Annotated[int, Field(ge=0, le=23)] | None = None
+    digest_hour_utc: Annotated[int, Field(ge=0, le=23)] | None = None
     max_per_hour: Annotated[int, Field(ge=1)] | None = None  # the excess goes to the digest
-    quiet_hours_utc: str | None = None  # "22-07": immediate alerts wait until it ends
+    quiet_hours: str | None = None  # "22-07": immediate alerts wait until it ends
+    quiet_hours_utc: str | None = None
 
-    @field_validator("quiet_hours_utc")
+    @model_validator(mode="after")
+    def _one_spelling(self) -> SubscriberConfig:
+        for key in ("digest_hour", "quiet_hours"):
+            if getattr(self, key) is not None and getattr(self, f"{key}_utc") is not None:
+                raise ValueError(
+                    f"subscriber {self.name!r}: give {key} (in the [alerts] timezone) or "
+                    f"{key}_utc, not both"
+                )
+        return self
+
+    @field_validator("quiet_hours_utc", "quiet_hours")
     @classmethod
     def _quiet(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"([01]?\d|2[0-3])-([01]?\d|2[0-3])", value):
             raise ValueError(f"quiet hours {value!r} must look like 22-07 (UTC hours)")
         return value
 
+    @model_validator(mode="after")
+    def _apprise_urls(self) -> SubscriberConfig:
+        """Each URL parsed by Apprise now, so a typo stops the run with one line instead of
+        failing every delivery later. `secret:` and `config:` entries are read when sending;
+        `env:` ones are checked when the variable is set here. The error never shows the URL."""
+        from .apprise_check import check_apprise_url
+
+        for index, entry in enumerate(self.urls, start=1):
+            if entry.startswith(("secret:", "config:")):
+                continue
+            url = os.environ.get(entry[4:], "") if entry.startswith("env:") else entry
+            reason = check_apprise_url(url.strip()) if url else None
+            if reason:
+                where = f" ({entry})" if entry.startswith("env:") else ""
+                raise ValueError(f"subscriber {self.name!r} urls #{index}{where}: {reason}")
+        return self
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like Europe/Paris)"
+        ) from None
+    return value
+
 
 class AlertsConfig(_Strict):
+    # IANA zone of subscribers' quiet_hours and digest_hour; empty: the [schedule] timezone.
+    timezone: str = ""
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
     # Seconds between two messages to the same destination. Apprise's own default (5.5 s)
     # keeps chat services from rate-limiting us; a local mail relay can take 0.
@@ -163,6 +206,11 @@ class AlertsConfig(_Strict):
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
     retry_base_s: Annotated[float, Field(ge=0)] = 60.0
     retry_max_s: Annotated[float, Field(ge=0)] = 6 * 3600.0
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _check_zone(value) if value else value
 
 
 class HealthConfig(_Strict):
@@ -323,6 +371,23 @@ class Config(_Strict):
     @property
     def warehouse_path(self) -> Path:
         return self.resolve(self.warehouse.path)
+
+    @property
+    def alerts_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.alerts.timezone or self.schedule.timezone)
+
+    def quiet_hours_of(self, subscriber: SubscriberConfig) -> tuple[str | None, ZoneInfo]:
+        """A subscriber's quiet hours ("22-07" or None) and the zone they are read in."""
+        if subscriber.quiet_hours_utc is not None:
+            return subscriber.quiet_hours_utc, ZoneInfo("UTC")
+        return subscriber.quiet_hours, self.alerts_zone
+
+    def digest_hour_of(self, subscriber: SubscriberConfig) -> tuple[int, ZoneInfo]:
+        """The hour a subscriber's daily digest is due, and the zone it is read in."""
+        if subscriber.digest_hour_utc is not None:
+            return subscriber.digest_hour_utc, ZoneInfo("UTC")
+        hour = subscriber.digest_hour
+        return (7 if hour is None else hour), self.alerts_zone
 
     def tagging_paths(self) -> tuple[str | None, str | None, str | None]:
         """(actors, themes, corpus) as absolute path strings, None for the bundled ones."""

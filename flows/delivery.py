@@ -14,13 +14,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import apprise
 import duckdb
 
 from ..extractors.messages import AlertView, Message, format_alert, format_digest
 from ..warehouse.batch import transaction
+from .apprise_check import apprise_reason, capture_apprise_log, check_apprise_url, secret_parts
 from .config import Config, SubscriberConfig
 
 # Apprise logs at warning level about failed sends; our own records are the masked ones.
@@ -47,6 +48,7 @@ class DeliverySummary:
 class Destination:
     label: str  # masked, safe to store and print
     send: Callable[[Message], bool]
+    secrets: tuple[str, ...] = ()  # parts of its URL(s) to mask in Apprise's own reasons
 
 
 def _masked(url: str) -> str:
@@ -122,8 +124,11 @@ def destinations(
                 continue
             target = apprise.Apprise()
             target.add(cfg)
+            hidden = tuple(p for plugin in target for p in secret_parts(plugin.url()))
             found.append(
-                Destination(f"config:{entry[7:]}", _sender(_pace(target, interval_s), html=False))
+                Destination(
+                    f"config:{entry[7:]}", _sender(_pace(target, interval_s), html=False), hidden
+                )
             )
             continue
         else:
@@ -131,11 +136,16 @@ def destinations(
         for url, label in entries:
             target = apprise.Apprise()
             if not target.add(url):
-                problems.append(f"destination #{index}: not a valid Apprise URL ({_masked(url)})")
+                why = check_apprise_url(url) or "not a valid Apprise URL"
+                problems.append(f"destination #{index}: {why} ({_masked(url)})")
                 continue
             html = url.split("://", 1)[0].lower() in ("mailto", "mailtos")
             found.append(
-                Destination(label or _masked(url), _sender(_pace(target, interval_s), html))
+                Destination(
+                    label or _masked(url),
+                    _sender(_pace(target, interval_s), html),
+                    secret_parts(url),
+                )
             )
     return found, problems
 
@@ -182,17 +192,20 @@ def _views(rows: list[tuple], names: dict[str, str]) -> list[tuple[AlertView, st
     return out
 
 
-def _in_quiet_hours(spec: str | None, now: datetime) -> datetime | None:
-    """End of the quiet period if `now` falls in it."""
+def _in_quiet_hours(spec: str | None, now: datetime, zone: tzinfo = UTC) -> datetime | None:
+    """End of the quiet period (in UTC) if `now` falls in it; `spec` is read in `zone`."""
     if not spec:
         return None
     start, end = (int(x) for x in spec.split("-"))
-    hour = now.hour
+    local = now.astimezone(zone)
+    hour = local.hour
     inside = start <= hour < end if start < end else (hour >= start or hour < end)
     if not inside:
         return None
-    until = now.replace(hour=end, minute=0, second=0, microsecond=0)
-    return until if until > now else until + timedelta(days=1)
+    until = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if until <= local:
+        until += timedelta(days=1)
+    return until.astimezone(UTC)
 
 
 def _delivered(con: duckdb.DuckDBPyConnection, alert_id: int) -> set[str]:
@@ -246,7 +259,8 @@ def deliver_due(
             _finish(con, view.alert_id, "failed", attempts, "subscriber no longer configured", now)
             summary.failed += 1
             continue
-        quiet_until = _in_quiet_hours(sub.quiet_hours_utc, now)
+        quiet, zone = config.quiet_hours_of(sub)
+        quiet_until = _in_quiet_hours(quiet, now, zone)
         if quiet_until is not None:
             con.execute(
                 "UPDATE alerts SET next_attempt_at = ? WHERE alert_id = ?",
@@ -319,8 +333,10 @@ def send_digests(
     names = {t.id: t.name for t in config.topics}
     last = dict(con.execute("SELECT subscriber, last_sent_at FROM digests").fetchall())
     for sub in config.subscribers:
-        today = now.replace(hour=sub.digest_hour_utc, minute=0, second=0, microsecond=0)
-        slot = today if now >= today else today - timedelta(days=1)
+        hour, zone = config.digest_hour_of(sub)
+        local = now.astimezone(zone)
+        today = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+        slot = today if local >= today else today - timedelta(days=1)
         if not force and sub.name in last and last[sub.name] >= slot:
             continue
         rows = con.execute(
@@ -357,7 +373,11 @@ def send_digests(
 
 
 def send_test(subscriber: SubscriberConfig, timeout_s: float) -> list[tuple[str, str | None]]:
-    """(destination label, error or None) for a test message to each destination."""
+    """(destination label, error or None) for a test message to each destination.
+
+    A failure carries Apprise's own reason (read from its log for that send, credentials
+    masked): "SMTP AUTH extension not supported by server" says more than "refused".
+    """
     targets, problems = destinations(subscriber)
     message = Message(
         "Spacewatch test message",
@@ -366,5 +386,13 @@ def send_test(subscriber: SubscriberConfig, timeout_s: float) -> list[tuple[str,
     )
     results: list[tuple[str, str | None]] = [(p.split(":", 1)[0], p) for p in problems]
     for target in targets:
-        results.append((target.label, send_with_timeout(target, message, timeout_s)))
+        with capture_apprise_log() as records:
+            error = send_with_timeout(target, message, timeout_s)
+        if error:
+            reason = apprise_reason(list(records), target.secrets)
+            if reason:
+                # A timeout keeps its own words; a bare refusal gives way to Apprise's reason.
+                generic = error == "the destination refused the message"
+                error = f"Apprise: {reason}" if generic else f"{error} (Apprise: {reason})"
+        results.append((target.label, error))
     return results

@@ -23,6 +23,7 @@ from ..extractors.health import (
     HealthReport,
     HealthThresholds,
     IngestObservation,
+    NoticeFailure,
     Observations,
     Problem,
     RunObservation,
@@ -35,7 +36,7 @@ from .config import Config, HealthConfig
 from .delivery import _in_quiet_hours, destinations, send_with_timeout
 
 # `spacewatch status` exits with this when it found problems (0 when healthy, 1 when it could
-# not check at all, for instance without a snapshot), so cron or systemd can act on it.
+# not check at all, for instance without a warehouse), so cron or systemd can act on it.
 EXIT_UNHEALTHY = 4
 _DAY = timedelta(hours=24)
 
@@ -77,19 +78,35 @@ def load_alert_backlogs(con: duckdb.DuckDBPyConnection) -> tuple[AlertBacklog, .
     rows = con.execute(
         """WITH last_sent AS (
                SELECT subscriber, max(sent_at) AS sent_at FROM alerts
-               WHERE status = 'sent' GROUP BY subscriber)
+               WHERE status = 'sent' GROUP BY subscriber),
+           -- any destination that accepted any alert: the subscriber is set up right
+           delivered AS (
+               SELECT DISTINCT a.subscriber FROM alert_deliveries d JOIN alerts a USING (alert_id)
+               WHERE d.status = 'sent')
            SELECT a.subscriber,
                   count(*) FILTER (WHERE a.status = 'pending'),
                   count(*) FILTER (WHERE a.status = 'failed'),
                   min(a.created_at) FILTER (
                       WHERE a.last_error IS NOT NULL
                         AND a.created_at > coalesce(l.sent_at, '-infinity'::TIMESTAMPTZ)),
-                  arg_max(a.last_error, a.alert_id) FILTER (WHERE a.last_error IS NOT NULL)
+                  arg_max(a.last_error, a.alert_id) FILTER (WHERE a.last_error IS NOT NULL),
+                  bool_or(l.sent_at IS NOT NULL OR d.subscriber IS NOT NULL)
            FROM alerts a LEFT JOIN last_sent l USING (subscriber)
+                LEFT JOIN delivered d USING (subscriber)
            WHERE a.status IN ('pending', 'failed')
            GROUP BY a.subscriber ORDER BY a.subscriber"""
     ).fetchall()
     return tuple(AlertBacklog(*row) for row in rows)
+
+
+def load_notice_failures(con: duckdb.DuckDBPyConnection) -> tuple[NoticeFailure, ...]:
+    """Operators none of whose destinations ever accepted a health notice."""
+    rows = con.execute(
+        """SELECT subscriber, min(first_seen_at), arg_max(last_error, first_seen_at)
+           FROM health_notices GROUP BY subscriber
+           HAVING sum(notices) = 0 AND count(last_error) > 0 ORDER BY subscriber"""
+    ).fetchall()
+    return tuple(NoticeFailure(*row) for row in rows)
 
 
 def load_ingest(
@@ -123,6 +140,7 @@ def check_health(con: duckdb.DuckDBPyConnection, config: Config, now: datetime) 
         feeds=load_feeds(con),
         alerts=load_alert_backlogs(con),
         ingest=load_ingest(con, now, config.health.ingest_baseline_days),
+        notices=load_notice_failures(con),
     )
     return build_report(observations, build_thresholds(config.health), now)
 
@@ -174,7 +192,8 @@ def notify_health(
     where = str(config.warehouse_path)
     wanted = set(config.health.notify)
     for sub in (s for s in config.subscribers if s.name in wanted):
-        if _in_quiet_hours(sub.quiet_hours_utc, now) is not None:
+        quiet, zone = config.quiet_hours_of(sub)
+        if _in_quiet_hours(quiet, now, zone) is not None:
             continue  # nothing recorded: the notice goes out on the first run after them
         targets, issues = destinations(sub, config.alerts.min_interval_s)
         summary.errors += [f"health notice for {sub.name}: {issue}" for issue in issues]
@@ -268,23 +287,87 @@ def run_health_check(con: duckdb.DuckDBPyConnection, config: Config) -> HealthRe
 # --- `spacewatch status` -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StatusSource:
+    """What `status` read: the warehouse itself when no run holds it (so `alerts retry` or a
+    fixed feed shows at once), else the analysts' snapshot of the last completed run."""
+
+    kind: str  # "warehouse" or "snapshot"
+    warehouse: str
+    snapshot: str | None = None  # the snapshot file, when one is published
+    snapshot_at: datetime | None = None
+    writer: str | None = None  # who holds the warehouse, when the snapshot had to answer
+
+
+class StatusUnavailable(Exception):
+    """Neither the warehouse nor a snapshot can be read; one line for the user."""
+
+
+def open_status_source(config: Config) -> tuple[duckdb.DuckDBPyConnection, StatusSource]:
+    """The warehouse read-only when no run holds it, else the snapshot (saying who writes).
+
+    DuckDB lets a read-only connection in only while no process has the file open for
+    writing, and a writer that starts while we read waits a few seconds for us
+    (`warehouse.connect.READER_GRACE_S`), so reading live never fails a run.
+    """
+    from ..warehouse.connect import WarehouseBusy, WarehouseError, connect, writer_holder
+    from ..warehouse.migrate import SchemaError, check_schema
+    from ..warehouse.snapshot import SnapshotMissing, open_snapshot, snapshot_path
+
+    path = config.warehouse_path
+    if not path.exists():
+        raise StatusUnavailable(f"{path}: warehouse not found (run `spacewatch run` first)")
+    snap = snapshot_path(path)
+    published = datetime.fromtimestamp(snap.stat().st_mtime, UTC) if snap.exists() else None
+    holder = writer_holder(path)
+    if holder is None:
+        try:
+            con = connect(path, read_only=True)
+        except WarehouseBusy:
+            holder = "another process has it open"
+        except WarehouseError as exc:
+            raise StatusUnavailable(str(exc)) from None
+        else:
+            try:
+                check_schema(con, str(path))
+            except SchemaError as exc:
+                con.close()
+                raise StatusUnavailable(str(exc)) from None
+            where = str(snap) if published else None
+            return con, StatusSource("warehouse", str(path), where, published)
+    try:
+        con = open_snapshot(path)
+    except SnapshotMissing:
+        raise StatusUnavailable(
+            f"{path}: a run is writing the warehouse ({holder}) and no analysts' snapshot is "
+            "published yet; try again when the run ends"
+        ) from None
+    return con, StatusSource("snapshot", str(path), str(snap), published, holder)
+
+
 def _when(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
 def build_status_record(
-    report: HealthReport, snapshot: str, snapshot_at: datetime, notices: list[tuple]
+    report: HealthReport, source: StatusSource, notices: list[tuple]
 ) -> dict[str, Any]:
     """`spacewatch status --format json`: everything the tables show, machine-readable."""
     obs, base = report.observations, report.baseline
+    snapshot = None
+    if source.snapshot is not None and source.snapshot_at is not None:
+        snapshot = {
+            "path": source.snapshot,
+            "published_at": _when(source.snapshot_at),
+            "age_s": round((report.now - source.snapshot_at).total_seconds()),
+        }
     return {
         "healthy": report.healthy,
         "checked_at": _when(report.now),
-        "snapshot": {
-            "path": snapshot,
-            "published_at": _when(snapshot_at),
-            "age_s": round((report.now - snapshot_at).total_seconds()),
-        },
+        "read_from": source.kind,
+        "warehouse": source.warehouse,
+        "writer": source.writer,
+        "snapshot": snapshot,
         "problems": [
             {"kind": p.kind, "key": p.key, "summary": p.summary, "since": _when(p.since)}
             for p in report.problems
@@ -352,22 +435,24 @@ def load_recent_notices(con: duckdb.DuckDBPyConnection) -> list[tuple]:
         return []
 
 
-def render_status(
-    report: HealthReport, snapshot: str, snapshot_at: datetime, notices: list[tuple]
-) -> list[Any]:
+def render_status(report: HealthReport, source: StatusSource, notices: list[tuple]) -> list[Any]:
     """Rich renderables for `spacewatch status`, most important first."""
     from rich.table import Table
     from rich.text import Text
 
     now = report.now
     out: list[Any] = []
-    age = format_duration(now - snapshot_at)
-    out.append(
-        Text(
-            f"Snapshot {snapshot}, published {snapshot_at:%Y-%m-%d %H:%M} UTC ({age} ago)",
-            style="dim",
+    if source.kind == "warehouse":
+        line = f"Warehouse {source.warehouse}, read live at {now:%Y-%m-%d %H:%M} UTC"
+    else:
+        assert source.snapshot_at is not None
+        age = format_duration(now - source.snapshot_at)
+        line = (
+            f"Snapshot {source.snapshot}, published {source.snapshot_at:%Y-%m-%d %H:%M} UTC "
+            f"({age} ago): a run is writing the warehouse ({source.writer}), so this is the "
+            "state at the end of the last run"
         )
-    )
+    out.append(Text(line, style="dim"))
     if report.healthy:
         out.append(Text("Healthy: no problems found.", style="bold green"))
     else:
@@ -412,7 +497,7 @@ def render_status(
     table = Table(title=f"Feeds failing or backed off: {len(failing)} of {len(feeds)} active feeds")
     for column in ("id", "name", "failures", "last success", "next try", "last error"):
         table.add_column(column, overflow="fold")
-    dead = {p.key for p in report.problems if p.kind == "feed_dead"}
+    dead = {p.key.split(":", 1)[1] for p in report.problems if p.kind.startswith("feed_")}
     for f in failing:
         table.add_row(
             str(f.feed_id),
@@ -421,7 +506,7 @@ def render_status(
             f"{format_duration(now - f.last_success_at)} ago" if f.last_success_at else "never",
             f"{f.next_due_at:%Y-%m-%d %H:%M}" if f.next_due_at and f.next_due_at > now else "now",
             f.last_error or "",
-            style="red" if f"feed_dead:{f.feed_id}" in dead else "yellow",
+            style="red" if str(f.feed_id) in dead else "yellow",
         )
     out.append(table if failing else Text(f"Feeds: all {len(feeds)} active feeds healthy."))
 

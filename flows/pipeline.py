@@ -228,6 +228,9 @@ def _flow_run_id() -> str | None:
         return None
 
 
+_FALLBACK_WORDS = {"none": "; stored without text", "trafilatura": ""}
+
+
 def _chunks(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -255,11 +258,14 @@ def _run_cycle(
         t0 = time.perf_counter()
         polled = poll_feeds_task(due, config) if due else []
         summary.poll_s = time.perf_counter() - t0
+        logger = get_run_logger()
         for p in polled:
             u = p.update
             if not u.success:
                 summary.feeds_failed += 1
                 summary.failures.append(f"{p.state.url}: {u.error}")
+                # Each failure is a log line of the run, so the Prefect UI shows it.
+                logger.warning(f"feed failed: {p.state.url}: {u.error}")
             elif u.unchanged:
                 if u.outcome == "not_modified":
                     summary.feeds_not_modified += 1
@@ -291,6 +297,12 @@ def _run_cycle(
                 running.append(runner.submit(chunks[index + ahead], site_names, private))
             if stats.process not in summary.extract_processes:
                 summary.extract_processes.append(stats.process)
+            for article in articles:
+                if article.fetch_error:
+                    kept = _FALLBACK_WORDS.get(
+                        article.extraction_method, "; the feed's own text is stored instead"
+                    )
+                    logger.warning(f"page failed: {article.url}: {article.fetch_error}{kept}")
             saved, store_s = store_chunk_task(con, chunk, articles, config, run_id, prepared)
             del articles
             summary.store_s += store_s

@@ -66,16 +66,24 @@ def local_prefect_server(
             f"port {port} on {host} is in use; if a Prefect server runs there, set "
             f"PREFECT_API_URL=http://{host}:{port}/api, otherwise pass --port"
         )
+    api_url = f"http://{host}:{port}/api"
     server_env = {**os.environ, **(env or {})}
     server_env.pop("PREFECT_API_URL", None)
     server_env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The UI asks the server where its API is: without these it answers with the default
+    # port (4200), whatever --port says, and the UI of a server on another port cannot load.
+    # The server's own log file keeps its default level, whatever the terminal shows.
+    server_env.pop("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", None)
+    server_env["PREFECT_SERVER_API_HOST"] = host
+    server_env["PREFECT_SERVER_API_PORT"] = str(port)
+    if not server_env.get("PREFECT_UI_API_URL") and not server_env.get("PREFECT_SERVER_UI_API_URL"):
+        server_env["PREFECT_UI_API_URL"] = api_url
     log = log_path.open("ab") if log_path else subprocess.DEVNULL
     command = [*_prefect_command(), "server", "start", "--host", host, "--port", str(port)]
     # Its own session, so Ctrl-C in the terminal reaches us first and we stop it in order.
     process = subprocess.Popen(
         command, env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    api_url = f"http://{host}:{port}/api"
     try:
         try:
             wait_for_api(api_url, timeout_s, process)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
@@ -34,6 +38,35 @@ def prefect_api(config: Config, port: int, console: Console) -> Iterator[str]:
         yield api_url
 
 
+def next_runs(deployments: Sequence[Any], now: datetime) -> list[tuple[str, datetime]]:
+    """(deployment name, next run) for each schedule, computed by the Prefect server's own
+    schedule classes, so it is the time its scheduler will pick."""
+    from prefect.server.schemas import schedules as server
+
+    kinds = {"IntervalSchedule": server.IntervalSchedule, "CronSchedule": server.CronSchedule}
+    found = []
+    for deployment in deployments:
+        for item in deployment.schedules or ():
+            schedule = item.schedule
+            kind = kinds.get(type(schedule).__name__)
+            if kind is None:
+                continue
+            parsed = kind.model_validate(schedule.model_dump())
+            dates = asyncio.run(parsed.get_dates(n=1, start=now))
+            if dates:
+                found.append((deployment.name, datetime.fromtimestamp(dates[0].timestamp(), UTC)))
+    return found
+
+
+def format_next_runs(runs: Sequence[tuple[str, datetime]], zone: str) -> list[str]:
+    tz = ZoneInfo(zone)
+    width = max((len(name) for name, _ in runs), default=0)
+    return [
+        f"  {name:<{width}}  next run {when.astimezone(tz):%Y-%m-%d %H:%M %Z} ({zone})"
+        for name, when in sorted(runs, key=lambda run: run[1])
+    ]
+
+
 def _terminate_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -58,6 +91,9 @@ def serve_forever(config: Config, port: int, console: Console) -> None:
                 f"{s.pipeline_every_min:g} min, digest '{s.digest_cron}', maintenance "
                 f"'{s.maintenance_cron}' ({s.timezone}). Ctrl-C stops."
             )
+            upcoming = next_runs(deployments, datetime.now(UTC))
+            for line in format_next_runs(upcoming, s.timezone):
+                console.print(line, markup=False, highlight=False)
             with suppress(KeyboardInterrupt):
                 serve(*deployments, print_starting_message=False)
     console.print("Stopped.")

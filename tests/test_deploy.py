@@ -170,14 +170,25 @@ def test_deploy_then_a_worker_runs_the_pipeline_once_and_cancels_the_overlap(
 
 
 def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
-    tmp_path: Path, sample_config: Path
+    tmp_path: Path, sample_server: LoopbackServer
 ) -> None:
+    """`spacewatch serve --port N` as an operator runs it, with no logging settings of their
+    own: the UI is told the API is on port N, serve says when each flow runs next in the
+    configured zone, and the run's summary and failures reach the API as log lines."""
+    gone = "http://127.0.0.1:9/gone.xml"  # nothing listens on port 9: a failing feed
+    config = write_config(
+        tmp_path,
+        [*sample_feeds(sample_server.base_url), (gone, "gone")],
+        schedule='timezone = "Europe/Paris"',
+    )
     port = free_port()
     env = prefect_env(tmp_path / "prefect-home", None)
     env.pop("PREFECT_API_URL", None)
+    env.pop("PREFECT_LOGGING_LEVEL", None)  # the terminal's default: quiet
+    env["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"] = "2"
     started = time.monotonic()
     serve = subprocess.Popen(
-        [str(BIN / "spacewatch"), "serve", "--config", str(sample_config), "--port", str(port)],
+        [str(BIN / "spacewatch"), "serve", "--config", str(config), "--port", str(port)],
         env=env, cwd=tmp_path, stdout=(tmp_path / "serve.log").open("w"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/api"
@@ -195,20 +206,65 @@ def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
         pipe = found["pipeline"]
         assert [s["schedule"]["interval"] for s in pipe["schedules"]] == [900.0]
         assert pipe["global_concurrency_limit"]["limit"] == 1
-        assert pipe["parameters"]["config_path"] == str(sample_config.resolve())
+        assert pipe["parameters"]["config_path"] == str(config.resolve())
+
+        # The UI asks the server where the API is: the port serve was given.
+        ui = httpx.get(f"http://127.0.0.1:{port}/ui-settings", timeout=10).json()
+        assert ui["api_url"] == url
 
         (run_id,) = [api(url, f"/deployments/{pipe['id']}/create_flow_run", {})["id"]]  # type: ignore[index]
         runs = wait_final(url, [run_id])
         assert runs[run_id]["state_type"] == "COMPLETED", (tmp_path / "serve.log").read_text()[-3000:]
         elapsed = time.monotonic() - started
+
+        # What the operator sees in the UI: the run's log lines, read back through the API.
+        messages: list[str] = []
+        for _ in range(60):
+            logs = api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}})
+            messages = [log["message"] for log in logs]  # type: ignore[union-attr]
+            if any(m.startswith("time: ") for m in messages):
+                break
+            time.sleep(1)
+        # The next scheduled run of each deployment, as the server's scheduler created it.
+        scheduled: dict[str, str] = {}
+        for _ in range(30):
+            for name, d in found.items():
+                body = {
+                    "deployments": {"id": {"any_": [d["id"]]}},
+                    "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+                    "sort": "EXPECTED_START_TIME_ASC",
+                    "limit": 1,
+                }
+                upcoming = api(url, "/flow_runs/filter", body)
+                if upcoming:
+                    scheduled[name] = upcoming[0]["expected_start_time"]  # type: ignore[index]
+            if len(scheduled) == 3:
+                break
+            time.sleep(1)
     finally:
         serve.send_signal(signal.SIGINT)
         code = serve.wait(timeout=120)
     log = (tmp_path / "serve.log").read_text()
     assert code == 0, log[-3000:]
     assert "Stopped." in log
-    wh = load_config(sample_config).warehouse_path
+    wh = load_config(config).warehouse_path
     assert query(wh, "SELECT status FROM runs") == [("completed",)]
     with pytest.raises(httpx.HTTPError):  # the server went with it
         httpx.get(f"{url}/health", timeout=2)
+
+    assert any(m.startswith("feeds: 5 polled") and "1 failed" in m for m in messages), messages
+    assert any(m.startswith("articles: ") for m in messages), messages
+    assert any(m.startswith(f"feed failed: {gone}: ") for m in messages), messages
+    missing = f"page failed: {sample_server.base_url}/pages/lunar-ledger/withdrawn-story.html: "
+    assert any(m.startswith(missing) and "404" in m for m in messages), messages
+
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    assert set(scheduled) == {"pipeline", "digest", "maintenance"}, scheduled
+    for name, when in scheduled.items():
+        local = datetime.fromisoformat(when).astimezone(paris)
+        line = f"{name} next run {local:%Y-%m-%d %H:%M %Z} (Europe/Paris)"
+        assert line in " ".join(log.split()), (line, log[:3000])
     print(f"serve path: {elapsed:.1f} s")

@@ -95,10 +95,25 @@ def test_dead_feed_after_threshold_and_not_before() -> None:
     never = FeedObservation(5, "New", "https://n/rss", NOW - 50 * H, None, 2, None, "DNS failure")
     recovered = FeedObservation(6, "Back", "https://b/rss", NOW - 900 * H, NOW - H, 0)
     problems = match_problems(observe(feeds=(dying, dead, never, recovered)), T, NOW)
-    assert [p.key for p in problems] == ["feed_dead:4", "feed_dead:5"]
+    assert [p.key for p in problems] == ["feed_dead:4", "feed_failing:5"]
     assert "Lunar (https://l/atom) dead for 2 d 1 h" in problems[0].summary
     assert "HTTP 500" in problems[0].summary and problems[0].since == NOW - 49 * H
     assert "never succeeded" in problems[1].summary
+
+
+def test_a_feed_that_never_succeeded_fails_from_its_first_failed_poll() -> None:
+    # A new install with a wrong URL: one failed poll, ten minutes after the feed was added.
+    new = FeedObservation(
+        7, "Typo", "https://t/rss", NOW - H / 6, None, 1, None, "could not connect"
+    )
+    not_polled = FeedObservation(8, "Fresh", "https://f/rss", NOW - H / 6, None, 0)
+    problems = match_problems(observe(feeds=(new, not_polled)), T, NOW)
+    assert [(p.kind, p.key) for p in problems] == [("feed_failing", "feed_failing:7")]
+    assert problems[0].notify and problems[0].since == NOW - H / 6
+    assert problems[0].summary == (
+        "feed Typo (https://t/rss) has never succeeded: 1 failure in a row since it was added "
+        "10 min ago; last error: could not connect"
+    )
 
 
 def test_alerts_failing_after_threshold() -> None:
@@ -108,6 +123,19 @@ def test_alerts_failing_after_threshold() -> None:
     problems = match_problems(observe(alerts=(failing, recent, waiting)), T, NOW)
     assert [p.key for p in problems] == ["alerts_failing:desk"]
     assert "alerts to desk failing for 7 h: 5 pending, 1 given up" in problems[0].summary
+
+
+def test_a_subscriber_that_never_received_anything_is_a_problem_at_once() -> None:
+    # The first alert failed five minutes ago and nothing ever reached this subscriber: a
+    # mistyped address, not a bad hour. One that has received alerts before gets 6 h.
+    never = AlertBacklog("desk", 1, 0, NOW - H / 12, "mailto://***: refused", False)
+    known = AlertBacklog("chat", 1, 0, NOW - H / 12, "json://***: refused", True)
+    problems = match_problems(observe(alerts=(never, known)), T, NOW)
+    assert [p.key for p in problems] == ["alerts_failing:desk"] and problems[0].notify
+    assert problems[0].summary == (
+        "alerts to desk have never been delivered: 1 pending, 0 given up; "
+        "last error: mailto://***: refused"
+    )
 
 
 def test_run_problems_are_shown_but_not_notified() -> None:
@@ -268,6 +296,7 @@ def test_dead_feed_notifies_the_operator_once_and_status_reports_it(
         healthy = spacewatch("status", "--config", str(config))
         assert healthy.returncode == 0, healthy.stdout + healthy.stderr
         assert "Healthy: no problems found." in healthy.stdout
+        assert f"Warehouse {wh}, read live at" in healthy.stdout
         assert "Feeds: all 4 active feeds healthy." in healthy.stdout
         assert "Alerts: none pending or failed." in healthy.stdout
 
@@ -319,16 +348,17 @@ def test_dead_feed_notifies_the_operator_once_and_status_reports_it(
     assert record["healthy"] is False
     assert [p["key"] for p in record["problems"]] == [f"feed_dead:{feed_id}"]
     assert record["snapshot"]["age_s"] >= 0 and len(record["runs"]) == 3
+    assert record["read_from"] == "snapshot" and f'"pid": {os.getpid()}' in record["writer"]
     assert record["feeds"]["failing"][0]["consecutive_failures"] == 1
     assert record["notices"][0]["subscriber"] == "ops"
 
 
-def test_status_without_a_snapshot_says_so(tmp_path: Path) -> None:
+def test_status_without_a_warehouse_says_so(tmp_path: Path) -> None:
     config = write_config(tmp_path, [("https://example.org/feed", None)])
     result = spacewatch("status", "--config", str(config))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "no analysts' snapshot yet" in lines[0]
+    assert len(lines) == 1 and "wh.duckdb: warehouse not found" in lines[0]
     bad = spacewatch("status", "--config", str(config), "--format", "yaml")
     assert bad.returncode == 2 and "--format 'yaml'" in bad.stderr
 
@@ -399,3 +429,98 @@ def test_a_failing_health_check_never_fails_the_run(
         ("completed", None),
         ("completed", None),
     ]
+
+
+# --- the first hour: an honest status from the first run -----------------------------------
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_fresh_install_whose_feeds_all_fail_is_unhealthy_after_one_run(
+    tmp_path: Path,
+) -> None:
+    from receivers import free_port
+
+    from spacewatch.flows import pipeline
+
+    # Nothing listens on these loopback ports: every feed fails, as offline or mistyped.
+    feeds = [(f"http://127.0.0.1:{free_port()}/feed.xml", f"Feed {i}") for i in (1, 2)]
+    # The operator's mail relay is not there either: the notice about the feeds fails too.
+    relay = f"mailto://127.0.0.1:{free_port()}?from=sw@example.org&to=ops@example.org"
+    config = write_config(tmp_path, feeds)
+    config.write_text(
+        config.read_text()
+        + '\n[alerts]\nmin_interval_s = 0\ntimeout_s = 10\n\n[health]\nnotify = ["ops"]\n'
+        + f'\n[[subscribers]]\nname = "ops"\nurls = ["{relay}"]\ntopics = []\n',
+        encoding="utf-8",
+    )
+    summary = pipeline.run_pipeline(config)
+    assert summary.feeds_failed == 2 and summary.articles_new == 0
+
+    result = spacewatch("status", "--config", str(config))
+    assert result.returncode == EXIT_UNHEALTHY, result.stdout + result.stderr
+    assert "Problems (3)" in result.stdout and "Healthy" not in result.stdout
+    shown = " ".join(result.stdout.split())
+    for url, name in feeds:
+        assert f"feed {name} ({url}) has never succeeded" in shown
+    assert "health notices to ops have never been delivered" in shown
+    record = json.loads(spacewatch("status", "--config", str(config), "--format", "json").stdout)
+    assert sorted(p["kind"] for p in record["problems"]) == [
+        "feed_failing",
+        "feed_failing",
+        "notices_failing",
+    ]
+
+
+def test_status_reads_live_state_so_alerts_retry_shows_at_once(tmp_path: Path) -> None:
+    """An alert that failed, then `alerts retry` once the mail server is back: status says so
+    straight away, not after the next run republishes the snapshot."""
+    from receivers import SMTPServer
+
+    from spacewatch.warehouse.snapshot import publish_snapshot
+
+    smtp = SMTPServer()  # its port is chosen, but nothing listens until start()
+    config = health_config(tmp_path, "http://127.0.0.1:9", smtp.url("desk@example.com"))
+    config.write_text(
+        config.read_text().replace('notify = ["ops"]', "notify = []")
+        + '\n[[topics]]\nid = "lunar"\nname = "Lunar"\nthemes = ["moon_base_ilrs"]\n'
+        + '\n[[subscribers]]\nname = "desk"\nurls = ["'
+        + smtp.url("desk@example.com")
+        + '"]\ntopics = ["lunar"]\n',
+        encoding="utf-8",
+    )
+    wh = tmp_path / "wh.duckdb"
+    con = open_for_writing(wh)
+    try:
+        now = datetime.now(UTC)
+        con.execute(
+            "INSERT INTO runs (run_id, started_at, finished_at, status) VALUES (1, ?, ?, 'completed')",
+            [now - H / 6, now - H / 6],
+        )
+        _article(con, 1, now - H / 6)
+        con.execute(
+            """INSERT INTO alerts (topic_id, rule_version, story_id, article_id, subscriber, mode,
+                   severity, evidence, status, attempts, next_attempt_at, last_error, created_at)
+               VALUES ('lunar', 'v1', 1, 1, 'desk', 'immediate', 'info', ['lunar base'],
+                       'pending', 1, ?, 'mailto://127.0.0.1: could not connect', ?)""",
+            [now + H, now - H / 6],
+        )
+        publish_snapshot(con, wh)  # the analysts' copy still holds the failing alert
+    finally:
+        con.close()
+
+    before = spacewatch("status", "--config", str(config))
+    assert before.returncode == EXIT_UNHEALTHY, before.stdout + before.stderr
+    assert "alerts to desk have never been delivered: 1 pending" in " ".join(before.stdout.split())
+
+    smtp.start()
+    try:
+        retry = spacewatch("alerts", "retry", "--config", str(config))
+        assert retry.returncode == 0, retry.stdout + retry.stderr
+    finally:
+        smtp.stop()
+    assert len(smtp.messages) == 1
+
+    after = spacewatch("status", "--config", str(config))
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "Alerts: none pending or failed." in after.stdout
+    assert "Healthy: no problems found." in after.stdout

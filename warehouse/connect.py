@@ -67,10 +67,43 @@ def writer_lock(path: Path, wait_s: float = 0.0) -> Iterator[None]:
         handle.close()  # closing releases the lock
 
 
+def writer_holder(path: Path) -> str | None:
+    """Who holds the writer lock (the JSON `writer_lock` wrote), or None when nobody does.
+
+    Only looks: a shared lock taken and dropped at once, so it never makes a run wait.
+    """
+    lock_file = lock_path(path)
+    if not lock_file.exists():
+        return None
+    with lock_file.open("r") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "unknown process"
+    return None
+
+
+# A writer that finds DuckDB's file lock held waits this long: readers of the live file
+# (`status`, `feeds`, `alerts`) hold it for a fraction of a second, and a scheduled run should
+# not fail because one of them was reading at that moment.
+READER_GRACE_S = 5.0
+
+
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB file with a clear one-line error instead of DuckDB's."""
     if read_only and not path.exists():
         raise WarehouseError(f"{path}: warehouse not found (run `spacewatch run` first)")
+    deadline = time.monotonic() + (0.0 if read_only else READER_GRACE_S)
+    while True:
+        try:
+            return _connect_once(path, read_only)
+        except WarehouseBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _connect_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(path), read_only=read_only)
