@@ -166,6 +166,16 @@ class SubscriberConfig(_Strict):
             raise ValueError(f"quiet hours {value!r} must look like 22-07 (UTC hours)")
         return value
 
+    @model_validator(mode="after")
+    def _muted(self) -> SubscriberConfig:
+        unfollowed = [t for t in self.muted_topics if t not in self.topics]
+        if unfollowed:
+            raise ValueError(
+                f"subscriber {self.name!r}: muted_topics names topic(s) {unfollowed} "
+                f"it does not follow (topics: {list(self.topics)})"
+            )
+        return self
+
 
 class AlertsConfig(_Strict):
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
@@ -305,12 +315,7 @@ class Config(_Strict):
                 raise ValueError(
                     f"subscriber {subscriber.name!r} follows unknown topic(s) {unknown}"
                 )
-            unfollowed = [t for t in subscriber.muted_topics if t not in subscriber.topics]
-            if unfollowed:
-                raise ValueError(
-                    f"subscriber {subscriber.name!r}: muted_topics names topic(s) {unfollowed} "
-                    f"it does not follow (topics: {list(subscriber.topics)})"
-                )
+
         return self
 
     @model_validator(mode="after")

@@ -183,3 +183,41 @@ def test_snippet_names_only_evidence_it_shows(text: str, evidence: list[str], ti
     shown_in = (s.text + "\n" + " ".join(title.split())).lower()
     for phrase in s.shown:
         assert phrase.lower() in shown_in
+
+
+def test_each_apprise_plugin_is_given_the_rendering_of_its_own_format() -> None:
+    import apprise
+
+    from spacewatch.flows.delivery import _formats
+
+    m = Message("t", "md", "<p>h</p>", "txt", "slk")
+    expected = {
+        "mailto://127.0.0.1:2525?from=alerts@example.com&to=desk@example.com": "<p>h</p>",
+        "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ": "slk",
+        "discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js": "md",
+        "tgram://123456789:abcdefg_hijklmnop/12315544": "<p>h</p>",
+        "json://127.0.0.1:9/hook": "md",
+        "json://127.0.0.1:9/hook?format=text": "txt",
+    }
+    for url, body in expected.items():
+        plugin = apprise.Apprise.instantiate(url)
+        assert plugin is not None, url
+        assert m.body_for(_formats(plugin), plugin.service_name)[0] == body, url
+
+
+def test_email_plain_text_part_carries_the_link() -> None:
+    from receivers import smtp_server
+
+    from spacewatch.flows.config import SubscriberConfig
+    from spacewatch.flows.delivery import destinations, send_with_timeout
+
+    with smtp_server() as smtp:
+        sub = SubscriberConfig(name="desk", urls=(smtp.url(),), topics=())
+        targets, problems = destinations(sub, 0)
+        assert not problems
+        assert send_with_timeout(targets[0], format_alert(alert(text="The lunar base.")), 20) is None
+    (mail,) = smtp.messages
+    plain = mail.get_body(preferencelist=("plain",)).get_content()
+    html_part = mail.get_body(preferencelist=("html",)).get_content()
+    assert URL in plain and "Frontier Wire, Lunar Ledger, Orbital Desk" in plain
+    assert f'href="{URL.replace("&", "&amp;")}"' in html_part
