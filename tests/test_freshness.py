@@ -156,3 +156,36 @@ def test_a_crash_right_after_migrating_leaves_a_warehouse_analysts_can_open(tmp_
     subprocess.run([sys.executable, "-c", code, str(wh)], check=True, timeout=120)
     assert query(wh, "SELECT count(*) FROM alerts WHERE note IS NULL") == [(0,)]
     assert query(wh, "SELECT status FROM runs") == [("running",)]
+
+
+def test_a_new_copy_of_an_old_story_is_stale_and_raises_no_event(tmp_path: Path) -> None:
+    """The story's age counts, not the copy's: a syndicated copy dated today of a story first
+    published ten days ago is backlog. Stale matches are stored but emit no match event."""
+    from test_warehouse import make_article
+
+    from spacewatch.extractors.alerting import Subscription, build_rule
+    from spacewatch.extractors.tagger import TagResult
+    from spacewatch.warehouse import store
+    from spacewatch.warehouse.connect import open_for_writing
+
+    tags = TagResult("en", True, True, 0.9, (), (), (), 0.0, "test")
+    rule = build_rule({"id": "habitat", "name": "Habitat", "keywords": "lunar AND habitat", "relevant_only": False})
+    alerting = ((rule,), {"habitat": (Subscription("desk", "immediate"),)})
+    base = " ".join(f"The lunar programme review number {i} discussed schedules and budgets." for i in range(12))
+    then = NOW - timedelta(days=10)
+    con = open_for_writing(tmp_path / "wh.duckdb")
+    try:
+        first = store.save_articles(con, None, then, [make_article("https://a.example/1", base, published_at=then, tags=tags)], [], alerting=alerting, max_age_h=48)
+        assert first.alerts_new == 0  # no 'habitat' yet
+        copy = make_article("https://b.example/1", base + " A habitat module was added.", published_at=NOW - timedelta(hours=1), tags=tags)
+        new = make_article("https://c.example/1", "A lunar habitat prototype passed its pressure tests today. " * 6, published_at=NOW - timedelta(hours=1), tags=tags)
+        later = store.save_articles(con, None, NOW, [copy, new], [], alerting=alerting, max_age_h=48)
+        rows = con.execute("SELECT a.canonical_url, al.status, al.story_id FROM alerts al JOIN articles a USING (article_id) ORDER BY 1").fetchall()
+        story_of_first = con.execute("SELECT story_id FROM articles WHERE canonical_url = 'https://a.example/1'").fetchone()[0]
+    finally:
+        con.close()
+    assert [(u, s) for u, s, _ in rows] == [("https://b.example/1", "stale"), ("https://c.example/1", "pending")]
+    assert rows[0][2] == story_of_first  # the copy joined the old story
+    assert later.alerts_new == 2
+    ((topic, story, _article),) = later.matches  # the fresh one only
+    assert topic == "habitat" and story == rows[1][2]

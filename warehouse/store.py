@@ -434,8 +434,11 @@ def save_articles(
                     max_age_h=max_age_h,
                 )
                 alerts_new = insert_alerts(con, planned, now)
+                # Stale matches raise no event either: an automation would mail the backlog.
                 matches = tuple(
-                    dict.fromkeys((p.topic_id, p.story_id, p.article_id) for p in planned)
+                    dict.fromkeys(
+                        (p.topic_id, p.story_id, p.article_id) for p in planned if p.stale is None
+                    )
                 )
         sources_new = _insert_sources(con, run_id, now, links)
     return SaveStats(len(fresh), sources_new, stories_new, copies, alerts_new, matches)
