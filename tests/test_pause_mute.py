@@ -66,6 +66,12 @@ def test_paused_subscriber_gets_nothing_then_one_digest_and_muted_topic_never(tm
             cfg = load_config(config)
             assert deliver_due(con, cfg, datetime.now(UTC)).sent == 0
             resumed = send_digests(con, cfg, datetime.now(UTC), force=True)
+            # Unmuting later does not send what was muted meanwhile.
+            config.write_text(base.replace('muted_topics = ["budget"]\n', ""), encoding="utf-8")
+            unmuted = load_config(config)
+            assert unmuted.subscribers[0].muted_topics == ()
+            assert deliver_due(con, unmuted, datetime.now(UTC), retry_failed=True).sent == 0
+            assert send_digests(con, unmuted, datetime.now(UTC), force=True).digests == 0
         finally:
             con.close()
         assert resumed.digests == 1 and resumed.sent == 3
