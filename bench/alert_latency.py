@@ -51,7 +51,9 @@ def main() -> int:
         config.write_text(
             '[warehouse]\npath = "w.duckdb"\n[fetch]\nallow_private_addresses = true\n'
             + feeds
-            + (f"[alerts]\nmin_interval_s = {interval}\n" if interval is not None else "")
+            # The sample's stories are years old; the freshness window would keep them all.
+            + "[alerts]\nmax_age_h = 0\n"
+            + (f"min_interval_s = {interval}\n" if interval is not None else "")
             + '[[topics]]\nid = "sfd"\nname = "Space Force deployments"\n'
             'themes = ["space_force_deployment"]\n'
             '[[topics]]\nid = "lunar"\nname = "Lunar station"\nthemes = ["moon_base_ilrs"]\n'

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from .tagger import TagResult
@@ -242,17 +243,29 @@ class PlannedAlert:
     mode: str
     severity: str
     evidence: tuple[str, ...]
+    stale: str | None = None  # why it is stored but not sent (see stale_reason)
+
+
+StoryTimes = Mapping[int, tuple[datetime | None, datetime]]  # story -> (published, first seen)
 
 
 def plan_alerts(
     rules: Sequence[TopicRule],
     subscriptions: Mapping[str, Sequence[Subscription]],
     articles: Sequence[tuple[int, int, TagResult, str | None, str | None]],
+    *,
+    story_times: StoryTimes | None = None,
+    now: datetime | None = None,
+    max_age_h: float = 0.0,
 ) -> list[PlannedAlert]:
     """Alerts for new articles (article_id, story_id, tags, text, title): one per topic, story
-    and subscriber, the first article of a story in the batch carrying it."""
+    and subscriber, the first article of a story in the batch carrying it. A story older than
+    `max_age_h` at `now` (story_times) is planned with its `stale` reason: kept, not sent."""
     planned: dict[tuple[str, int, str], PlannedAlert] = {}
     for article_id, story_id, tags, text, title in articles:
+        stale = None
+        if story_times is not None and now is not None and story_id in story_times:
+            stale = stale_reason(*story_times[story_id], now, max_age_h)
         for rule, evidence in match_topics(rules, tags, text, title):
             for sub in subscriptions.get(rule.id, ()):
                 key = (rule.id, story_id, sub.subscriber)
@@ -267,6 +280,97 @@ def plan_alerts(
                         sub.mode,
                         rule.severity,
                         evidence,
+                        stale,
                     ),
                 )
     return list(planned.values())
+
+
+# --- freshness, rule descriptions, pause and mute --------------------------------------------
+
+
+def stale_reason(
+    published_at: datetime | None,
+    first_seen_at: datetime,
+    judged_at: datetime,
+    max_age_h: float,
+) -> str | None:
+    """Why a matching story is too old to alert on, or None when it is fresh.
+
+    A monitor alerts on what is new in the world, not on what is new to its database: the
+    story's age is taken from its (earliest) publication date or, when no copy carries one,
+    from when Spacewatch first saw it, and judged at the moment the pipeline matched it. The
+    pipeline (warehouse/store.py) and `topics backtest` both call this, so they agree.
+    `max_age_h` 0 turns the window off.
+    """
+    if max_age_h <= 0:
+        return None
+    reference = (published_at if published_at is not None else first_seen_at).astimezone(UTC)
+    age_h = (judged_at - reference).total_seconds() / 3600
+    if age_h <= max_age_h:
+        return None
+    basis = "published" if published_at is not None else "first seen"
+    return (
+        f"not sent: older than max_age_h ({basis} {reference:%Y-%m-%d %H:%M} UTC, "
+        f"{age_h / 24:.1f} days before it matched; window {max_age_h:g} h)"
+    )
+
+
+def describe_rule(rule: TopicRule) -> str:
+    """The rule in words, e.g. 'theme mars_crewed_landing with relevance >= 0.6, any of actors
+    spacex, nasa', so a subscriber sees why a message reached them."""
+
+    def ids(kind: str, values: tuple[str, ...], quantifier: str) -> str:
+        plural = kind + "s" if len(values) > 1 else kind
+        head = f"{quantifier} {plural}" if len(values) > 1 else plural
+        return f"{head} {', '.join(values)}"
+
+    parts: list[str] = []
+    if rule.themes:
+        parts.append(ids("theme", rule.themes, "any of"))
+    if rule.all_themes:
+        parts.append(ids("theme", rule.all_themes, "all of"))
+    if rule.actors:
+        parts.append(ids("actor", rule.actors, "any of"))
+    if rule.all_actors:
+        parts.append(ids("actor", rule.all_actors, "all of"))
+    if rule.keywords:
+        parts.append(f"keywords {rule.keywords}")
+    if rule.none_themes:
+        parts.append(f"none of themes {', '.join(rule.none_themes)}")
+    if rule.none_actors:
+        parts.append(f"none of actors {', '.join(rule.none_actors)}")
+    conditions = []
+    if rule.min_relevance > 0:
+        conditions.append(f"relevance >= {rule.min_relevance:g}")
+    if rule.min_theme_score > 0:
+        conditions.append(f"theme score >= {rule.min_theme_score:g}")
+    if conditions and parts:
+        parts[0] += " with " + " and ".join(conditions)
+    elif conditions:
+        parts.append(" and ".join(conditions))
+    if not rule.relevant_only:
+        parts.append("including articles not judged policy-relevant")
+    return ", ".join(parts)
+
+
+def hold_reason(
+    topic_id: str,
+    paused_until: datetime | None,
+    muted_topics: Sequence[str],
+    now: datetime,
+) -> tuple[str, str] | None:
+    """(new status, note) when a subscriber's own settings keep an alert from going out now.
+
+    Muted topics are recorded as 'muted' and never sent. While paused, alerts wait as
+    'digest': nothing is lost, and the first digest after the pause carries them all instead
+    of a burst of single messages.
+    """
+    if topic_id in muted_topics:
+        return "muted", "not sent: topic muted (muted_topics in the subscriber's configuration)"
+    if paused_until is not None and now < paused_until:
+        return "digest", (
+            f"held: subscriber paused until {paused_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC; "
+            "goes out in the first digest after the pause"
+        )
+    return None

@@ -39,7 +39,7 @@ def canonical_url(url: str) -> str | None:
 
 
 # WHATWG's forbidden domain code points, which no host name may contain.
-_FORBIDDEN_IN_HOST = frozenset('\t\n\r #/:<>?@[\\]^|%\x7f')
+_FORBIDDEN_IN_HOST = frozenset("\t\n\r #/:<>?@[\\]^|%\x7f")
 
 
 def _valid_host(host: str | None) -> bool:

@@ -382,7 +382,10 @@ def alerts_list(
     config: ConfigOption = None,
     limit: Annotated[int, typer.Option(help="How many recent alerts to show.")] = 30,
 ) -> None:
-    """List recent alerts with their status (pending, sent, failed, digest).
+    """List recent alerts with their status (pending, sent, failed, digest, stale, muted).
+
+    'stale' alerts matched a story older than max_age_h (alerts section) and were kept, not sent;
+    'muted' ones belong to a topic in the subscriber's muted_topics. The note column says why.
 
     Example:
 
@@ -395,7 +398,7 @@ def alerts_list(
     try:
         rows = con.execute(
             """SELECT al.alert_id, al.created_at, al.topic_id, al.subscriber, al.status,
-                      al.attempts, coalesce(al.last_error, ''), left(a.title, 60)
+                      al.attempts, coalesce(al.last_error, al.note, ''), left(a.title, 60)
                FROM alerts al JOIN articles a USING (article_id)
                ORDER BY al.alert_id DESC LIMIT ?""",
             [limit],
@@ -406,10 +409,19 @@ def alerts_list(
     table = Table(
         title="Recent alerts " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
     )
-    for column in ("id", "created", "topic", "subscriber", "status", "tries", "error", "title"):
+    for column in (
+        "id",
+        "created",
+        "topic",
+        "subscriber",
+        "status",
+        "tries",
+        "error/note",
+        "title",
+    ):
         table.add_column(column, overflow="fold")
     for aid, created, topic, sub, status, tries, error, title in rows:
-        style = {"failed": "red", "pending": "yellow"}.get(status)
+        style = {"failed": "red", "pending": "yellow", "stale": "dim", "muted": "dim"}.get(status)
         table.add_row(
             str(aid),
             f"{created:%Y-%m-%d %H:%M}",
@@ -510,11 +522,14 @@ def topics_backtest(
 ) -> None:
     """Show how many alerts a topic's rule would have fired over stored articles; sends nothing.
 
+    Each matching story is judged as the pipeline judged it when it first matched: a story
+    older than max_age_h (alerts section) then is counted as kept 'stale', not sent.
+
     Example:
 
         spacewatch topics backtest space_force_deployment --since 180d
     """
-    from ..extractors.alerting import match_topic
+    from ..extractors.alerting import match_topic, stale_reason
     from .tagging import load_tagger
     from .topics import load_rules
 
@@ -532,36 +547,60 @@ def topics_backtest(
     tagger = load_tagger(cfg.tagging_paths())[0]
     con = open_reader(cfg)
     try:
+        # The story's earliest publication and first sight among the copies stored by the
+        # time each article arrived: what the pipeline knew when it matched that article.
         rows = con.execute(
-            """SELECT article_id, story_id, title, text, coalesce(published_at, first_seen_at),
-                      site_name, canonical_url
-               FROM articles WHERE coalesce(published_at, first_seen_at) >= ?
-               ORDER BY 5 DESC""",
+            """WITH known AS (
+                   SELECT *,
+                       min(published_at) OVER w AS story_published,
+                       min(first_seen_at) OVER w AS story_seen
+                   FROM articles
+                   WINDOW w AS (PARTITION BY story_id ORDER BY first_seen_at
+                                RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
+               SELECT article_id, story_id, title, text, coalesce(published_at, first_seen_at),
+                      site_name, canonical_url, story_published, story_seen, first_seen_at
+               FROM known WHERE coalesce(published_at, first_seen_at) >= ?
+               ORDER BY first_seen_at, article_id""",
             [start],
         ).fetchall()
     finally:
         con.close()
     stories: dict[int, tuple] = {}
     matched_articles = 0
-    for _aid, story, title, text, when, site, url in rows:
+    max_age_h = cfg.alerts.max_age_h
+    for _aid, story, title, text, when, site, url, published, seen, first_seen in rows:
         evidence = match_topic(
             rule, tagger.tag(text or "", title=title, published=when), text, title
         )
         if evidence is None:
             continue
         matched_articles += 1
-        stories.setdefault(story, (when, title, site, url, evidence))
+        # The first matching copy makes the alert, as in the pipeline (one per story).
+        stale = stale_reason(published, seen, first_seen, max_age_h)
+        stories.setdefault(story, (when, title, site, url, evidence, stale))
     followers = len(subscriptions.get(topic, ()))
+    stale_count = sum(1 for s in stories.values() if s[5] is not None)
+    fresh_count = len(stories) - stale_count
     console.print(
         f"Topic {topic} (rule {rule.version}) since {start:%Y-%m-%d}: {len(rows)} articles "
         f"checked, {matched_articles} match, {len(stories)} distinct stories -> "
-        f"{len(stories) * followers} alerts for {followers} subscriber(s). Nothing was sent."
+        f"{len(stories) * followers} alerts for {followers} subscriber(s): "
+        f"{fresh_count * followers} sent, {stale_count * followers} kept as stale "
+        f"(older than \\[alerts] max_age_h = {max_age_h:g} h when matched). Nothing was sent.",
+        highlight=False,
     )
     table = Table(title="Sample matches (newest first)")
-    for column in ("date", "title", "source", "evidence"):
+    for column in ("date", "title", "source", "evidence", "alert"):
         table.add_column(column, overflow="fold")
-    for when, title, site, _url, evidence in list(stories.values())[:samples]:
-        table.add_row(f"{when:%Y-%m-%d}", title or "", site or "", "; ".join(evidence[:4]))
+    newest = sorted(stories.values(), key=lambda s: s[0], reverse=True)
+    for when, title, site, _url, evidence, stale in newest[:samples]:
+        table.add_row(
+            f"{when:%Y-%m-%d}",
+            title or "",
+            site or "",
+            "; ".join(evidence[:4]),
+            "stale" if stale else "sent",
+        )
     console.print(table)
 
 

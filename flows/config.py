@@ -9,6 +9,7 @@ import importlib.util
 import os
 import re
 import tomllib
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -150,6 +151,21 @@ class SubscriberConfig(_Strict):
     max_per_hour: Annotated[int, Field(ge=1)] | None = None  # the excess goes to the digest
     quiet_hours: str | None = None  # "22-07": immediate alerts wait until it ends
     quiet_hours_utc: str | None = None
+    # Self-service, edited by the operator on the subscriber's request (docs/choices.md):
+    # until then nothing is sent and alerts wait for the first digest after the pause.
+    paused_until: datetime | None = None  # e.g. 2026-12-24T00:00:00Z (with an offset)
+    muted_topics: tuple[str, ...] = ()  # topics kept but not sent: status 'muted'
+
+    @field_validator("paused_until", mode="before")
+    @classmethod
+    def _paused(cls, value: Any) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ValueError(
+                f"paused_until {value.isoformat()} needs a UTC offset, e.g. {value.isoformat()}Z"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_spelling(self) -> SubscriberConfig:
@@ -165,7 +181,7 @@ class SubscriberConfig(_Strict):
     @classmethod
     def _quiet(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"([01]?\d|2[0-3])-([01]?\d|2[0-3])", value):
-            raise ValueError(f"quiet hours {value!r} must look like 22-07 (UTC hours)")
+            raise ValueError(f"quiet hours {value!r} must look like 22-07 (start-end hours)")
         return value
 
     @model_validator(mode="after")
@@ -183,6 +199,16 @@ class SubscriberConfig(_Strict):
             if reason:
                 where = f" ({entry})" if entry.startswith("env:") else ""
                 raise ValueError(f"subscriber {self.name!r} urls #{index}{where}: {reason}")
+        return self
+
+    @model_validator(mode="after")
+    def _muted(self) -> SubscriberConfig:
+        unfollowed = [t for t in self.muted_topics if t not in self.topics]
+        if unfollowed:
+            raise ValueError(
+                f"subscriber {self.name!r}: muted_topics names topic(s) {unfollowed} "
+                f"it does not follow (topics: {list(self.topics)})"
+            )
         return self
 
 
@@ -206,6 +232,11 @@ class AlertsConfig(_Strict):
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
     retry_base_s: Annotated[float, Field(ge=0)] = 60.0
     retry_max_s: Annotated[float, Field(ge=0)] = 6 * 3600.0
+    # No backlog alerts: a story published (or, undated, first seen) more than this many hours
+    # before it matched is stored as 'stale' and not sent. 48 h is twice the longest feed
+    # backoff ([fetch] backoff_max_s, 24 h), so a feed that recovers still delivers its
+    # catch-up, while a new install's first run does not mail the feeds' archives. 0: no window.
+    max_age_h: Annotated[float, Field(ge=0, le=24 * 3650)] = 48.0
 
     @field_validator("timezone")
     @classmethod
@@ -336,6 +367,7 @@ class Config(_Strict):
                 raise ValueError(
                     f"subscriber {subscriber.name!r} follows unknown topic(s) {unknown}"
                 )
+
         return self
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 import apprise
 import duckdb
 
+from ..extractors.alerting import RuleError, build_rule, describe_rule, hold_reason
 from ..extractors.messages import AlertView, Message, format_alert, format_digest
 from ..warehouse.batch import transaction
 from .apprise_check import apprise_reason, capture_apprise_log, check_apprise_url, secret_parts
@@ -62,15 +63,30 @@ def _masked(url: str) -> str:
     return str(plugin.url(privacy=True))
 
 
-def _sender(target: apprise.Apprise, html: bool) -> Callable[[Message], bool]:
+def _formats(plugin: object) -> list[str]:
+    """The formats a plugin takes, preferred first (a ?format= override alone if given)."""
+    declared = getattr(plugin, "_formats", None)
+    formats = [str(getattr(f, "value", f)) for f in declared()] if callable(declared) else []
+    override = getattr(plugin, "_format_override", None)
+    if override is not None and str(getattr(override, "value", override)) in formats:
+        return [str(getattr(override, "value", override))]
+    return formats or [str(getattr(plugin, "notify_format", "text"))]
+
+
+def _sender(target: apprise.Apprise) -> Callable[[Message], bool]:
+    """Each plugin gets the rendering written for its format (Message.body_for), escaped for
+    it, instead of Apprise converting one body: a conversion would undo our escaping."""
+
     def send(message: Message) -> bool:
-        return bool(
-            target.notify(
-                title=message.title,
-                body=message.html if html else message.markdown,
-                body_format=apprise.NotifyFormat.HTML if html else apprise.NotifyFormat.MARKDOWN,
+        ok = True
+        for plugin in target:
+            body, body_format = message.body_for(
+                _formats(plugin), str(getattr(plugin, "service_name", ""))
             )
-        )
+            single = apprise.Apprise()
+            single.add(plugin)
+            ok = bool(single.notify(title=message.title, body=body, body_format=body_format)) and ok
+        return ok
 
     return send
 
@@ -126,9 +142,7 @@ def destinations(
             target.add(cfg)
             hidden = tuple(p for plugin in target for p in secret_parts(plugin.url()))
             found.append(
-                Destination(
-                    f"config:{entry[7:]}", _sender(_pace(target, interval_s), html=False), hidden
-                )
+                Destination(f"config:{entry[7:]}", _sender(_pace(target, interval_s)), hidden)
             )
             continue
         else:
@@ -139,12 +153,9 @@ def destinations(
                 why = check_apprise_url(url) or "not a valid Apprise URL"
                 problems.append(f"destination #{index}: {why} ({_masked(url)})")
                 continue
-            html = url.split("://", 1)[0].lower() in ("mailto", "mailtos")
             found.append(
                 Destination(
-                    label or _masked(url),
-                    _sender(_pace(target, interval_s), html),
-                    secret_parts(url),
+                    label or _masked(url), _sender(_pace(target, interval_s)), secret_parts(url)
                 )
             )
     return found, problems
@@ -166,16 +177,43 @@ def send_with_timeout(destination: Destination, message: Message, timeout_s: flo
 
 # --- reading and updating the outbox -----------------------------------------------------
 
+# The story's outlets (every syndicated copy, by site or feed name), when it was first seen,
+# and the actors of the alerting article, so a subscriber can judge it from the message.
 _VIEW_SQL = """
 SELECT al.alert_id, al.topic_id, al.severity, a.title, a.url, a.site_name, a.published_at,
-       al.evidence, left(a.text, 400), al.subscriber, al.attempts
+       al.evidence, left(coalesce(a.text, a.description), 20000), al.subscriber, al.attempts,
+       (SELECT list_sort(list(DISTINCT coalesce(o.site_name, f.name, f.title)))
+        FROM articles o LEFT JOIN article_sources s ON s.article_id = o.article_id
+        LEFT JOIN feeds f ON f.feed_id = s.feed_id
+        WHERE o.story_id = a.story_id
+          AND coalesce(o.site_name, f.name, f.title) IS NOT NULL),
+       (SELECT min(o.first_seen_at) FROM articles o WHERE o.story_id = a.story_id),
+       (SELECT list_sort(list(DISTINCT coalesce(r.name, x.actor_id)))
+        FROM article_actors x LEFT JOIN registry_actors r ON r.actor_id = x.actor_id
+        WHERE x.article_id = a.article_id)
 FROM alerts al JOIN articles a USING (article_id)
 """
 
 
-def _views(rows: list[tuple], names: dict[str, str]) -> list[tuple[AlertView, str, int]]:
+def _rule_texts(config: Config) -> dict[str, str]:
+    texts = {}
+    for topic in config.topics:
+        try:
+            texts[topic.id] = describe_rule(build_rule(topic.model_dump()))
+        except RuleError:  # the pipeline reports bad rules; a message still goes out
+            texts[topic.id] = topic.id
+    return texts
+
+
+def _views(rows: list[tuple], config: Config) -> list[tuple[AlertView, str, int]]:
+    names = {t.id: t.name for t in config.topics}
+    rules = _rule_texts(config)
     out = []
-    for aid, topic, severity, title, url, site, published, evidence, excerpt, sub, attempts in rows:
+    for row in rows:
+        aid, topic, severity, title, url, site, published, evidence, excerpt, sub, attempts = row[
+            :11
+        ]
+        outlets, first_seen, actors = row[11:]
         view = AlertView(
             aid,
             topic,
@@ -187,6 +225,11 @@ def _views(rows: list[tuple], names: dict[str, str]) -> list[tuple[AlertView, st
             published,
             tuple(evidence or ()),
             excerpt,
+            subscriber=sub,
+            outlets=tuple(outlets or ()),
+            first_seen_at=first_seen,
+            actors=tuple(actors or ()),
+            rule_text=rules.get(topic),
         )
         out.append((view, sub, attempts))
     return out
@@ -237,7 +280,6 @@ def deliver_due(
 ) -> DeliverySummary:
     """Send pending immediate alerts that are due (and failed ones with retry_failed)."""
     summary = DeliverySummary()
-    names = {t.id: t.name for t in config.topics}
     subscribers = {s.name: s for s in config.subscribers}
     statuses = "('pending', 'failed')" if retry_failed else "('pending')"
     due = "" if retry_failed else "AND al.next_attempt_at <= $now"
@@ -253,11 +295,19 @@ def deliver_due(
         ).fetchall()
     )
     resolved: dict[str, tuple[list[Destination], list[str]]] = {}
-    for view, sub_name, attempts in _views(rows, names):
+    for view, sub_name, attempts in _views(rows, config):
         sub = subscribers.get(sub_name)
         if sub is None:
             _finish(con, view.alert_id, "failed", attempts, "subscriber no longer configured", now)
             summary.failed += 1
+            continue
+        held = hold_reason(view.topic_id, sub.paused_until, sub.muted_topics, now)
+        if held is not None:
+            con.execute(
+                "UPDATE alerts SET status = ?, note = ?, next_attempt_at = NULL WHERE alert_id = ?",
+                [*held, view.alert_id],
+            )
+            summary.deferred += 1
             continue
         quiet, zone = config.quiet_hours_of(sub)
         quiet_until = _in_quiet_hours(quiet, now, zone)
@@ -330,7 +380,6 @@ def send_digests(
 ) -> DeliverySummary:
     """Send each subscriber's waiting digest alerts once its daily digest hour has come."""
     summary = DeliverySummary()
-    names = {t.id: t.name for t in config.topics}
     last = dict(con.execute("SELECT subscriber, last_sent_at FROM digests").fetchall())
     for sub in config.subscribers:
         hour, zone = config.digest_hour_of(sub)
@@ -339,13 +388,24 @@ def send_digests(
         slot = today if local >= today else today - timedelta(days=1)
         if not force and sub.name in last and last[sub.name] >= slot:
             continue
+        if sub.paused_until is not None and now < sub.paused_until:
+            continue  # paused: the digest alerts wait, nothing is lost
         rows = con.execute(
             f"{_VIEW_SQL} WHERE al.status = 'digest' AND al.subscriber = ? ORDER BY al.alert_id",
             [sub.name],
         ).fetchall()
-        if not rows:
+        views = []
+        for view, _, _ in _views(rows, config):
+            held = hold_reason(view.topic_id, None, sub.muted_topics, now)
+            if held is not None:
+                con.execute(
+                    "UPDATE alerts SET status = ?, note = ? WHERE alert_id = ?",
+                    [*held, view.alert_id],
+                )
+            else:
+                views.append(view)
+        if not views:
             continue
-        views = [v for v, _, _ in _views(rows, names)]
         message = format_digest(sub.name, views, now)
         targets, problems = destinations(sub, config.alerts.min_interval_s)
         errors = list(problems)

@@ -186,6 +186,7 @@ def store_chunk_task(
         min_words=config.dedupe.min_words,
         tagger_version=prepared.tagger_version,
         alerting=prepared.alerting,
+        max_age_h=config.alerts.max_age_h,
     )
     return saved, time.perf_counter() - started
 

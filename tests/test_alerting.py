@@ -89,6 +89,9 @@ def test_unknown_theme_in_a_topic_is_a_config_error_before_anything_runs(tmp_pat
 
 
 TOPICS = """
+[alerts]
+max_age_h = 0  # the sample's stories are years old: alert on them all
+
 [[topics]]
 id = "lunar_station"
 name = "Lunar station"

@@ -30,6 +30,7 @@ def alerting_config(tmp_path: Path, base_url: str, mail_url: str, hook_url: str,
         config.read_text()
         + f"""
 [alerts]
+max_age_h = 0  # the sample's stories are years old: alert on them all
 timeout_s = 10
 retry_base_s = 60
 min_interval_s = 0
@@ -156,7 +157,7 @@ def test_sigkill_during_delivery_loses_nothing_and_resends_nothing_marked_sent(t
         config = write_config(tmp_path, sample_feeds(sample_server.base_url))
         config.write_text(
             config.read_text()
-            + '\n[alerts]\nmin_interval_s = 0\n'
+            + '\n[alerts]\nmin_interval_s = 0\nmax_age_h = 0\n'
             + f'\n[[topics]]\nid = "any"\nname = "Any policy"\nthemes = ["moon_base_ilrs", "space_militarization", "artemis_gateway", "space_force_deployment"]\n'
             f'[[subscribers]]\nname = "desk"\nurls = ["{hook.url()}"]\ntopics = ["any"]\n',
             encoding="utf-8",
@@ -215,7 +216,7 @@ def test_quiet_hours_defer_and_apprise_config_files_work(tmp_path: Path, sample_
         config = write_config(tmp_path, sample_feeds(sample_server.base_url))
         config.write_text(
             config.read_text()
-            + '\n[alerts]\nmin_interval_s = 0\n'
+            + '\n[alerts]\nmin_interval_s = 0\nmax_age_h = 0\n'
             + '\n[[topics]]\nid = "sfd"\nname = "Space Force deployments"\nthemes = ["space_force_deployment"]\n'
             + f'[[subscribers]]\nname = "night-desk"\nurls = ["config:{apprise_file}"]\ntopics = ["sfd"]\n'
             + 'quiet_hours_utc = "22-07"\nmode = "immediate"\n',

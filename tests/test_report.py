@@ -55,6 +55,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             config.read_text()
             + f"""
 [alerts]
+max_age_h = 0  # the sample's stories are years old: alert on them all
 timeout_s = 5
 min_interval_s = 0
 max_attempts = 1

@@ -22,6 +22,7 @@ _PLANNED = pa.schema(
         ("mode", pa.string()),
         ("severity", pa.string()),
         ("evidence", pa.list_(pa.string())),
+        ("stale", pa.string()),
     ]
 )
 
@@ -30,7 +31,9 @@ def insert_alerts(
     con: duckdb.DuckDBPyConnection, planned: Sequence[PlannedAlert], now: datetime
 ) -> int:
     """Write planned alerts into the outbox (inside the caller's transaction); returns how
-    many are new. An existing (topic, story, subscriber) row wins: never alert twice."""
+    many are new. An existing (topic, story, subscriber) row wins: never alert twice. A stale
+    alert (older than the freshness window) is stored with status 'stale' and its reason, and
+    is never sent."""
     if not planned:
         return 0
     rows = [{**asdict(p), "evidence": list(p.evidence)} for p in planned]
@@ -38,11 +41,13 @@ def insert_alerts(
     with registered(con, planned_alerts=pa.Table.from_pylist(rows, _PLANNED)):
         con.execute(
             """INSERT INTO alerts (topic_id, rule_version, story_id, article_id, subscriber, mode,
-                   severity, evidence, status, next_attempt_at, created_at)
+                   severity, evidence, status, next_attempt_at, created_at, note)
                SELECT topic_id, rule_version, story_id, article_id, subscriber, mode, severity,
                       evidence,
-                      CASE WHEN mode = 'digest' THEN 'digest' ELSE 'pending' END,
-                      CASE WHEN mode = 'digest' THEN NULL ELSE $now END, $now
+                      CASE WHEN stale IS NOT NULL THEN 'stale'
+                           WHEN mode = 'digest' THEN 'digest' ELSE 'pending' END,
+                      CASE WHEN stale IS NOT NULL OR mode = 'digest' THEN NULL ELSE $now END,
+                      $now, stale
                FROM planned_alerts
                ON CONFLICT DO NOTHING""",
             {"now": now},

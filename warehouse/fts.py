@@ -19,7 +19,9 @@ def load_fts(con: duckdb.DuckDBPyConnection) -> None:
         version = duckdb.__version__
         path = (
             Path(duckdb_extension_fts.__file__).parent
-            / "extensions" / f"v{version}" / "fts.duckdb_extension"
+            / "extensions"
+            / f"v{version}"
+            / "fts.duckdb_extension"
         )
         if path.exists():
             con.execute(f"LOAD '{path}'")

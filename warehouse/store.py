@@ -328,11 +328,13 @@ def save_articles(
     min_words: int = 40,
     tagger_version: str = "untagged",
     alerting: tuple[Sequence[TopicRule], Mapping[str, Sequence[Subscription]]] | None = None,
+    max_age_h: float = 0.0,
 ) -> SaveStats:
     """Store new articles with their sources and fingerprints in one transaction.
 
     Articles whose canonical URL is already stored are skipped (their sources still attach),
-    which makes a repeated or resumed run harmless.
+    which makes a repeated or resumed run harmless. Alerts for stories older than `max_age_h`
+    (by publication, else first sight) are stored as 'stale' and never sent.
     """
     unique: dict[str, Article] = {}
     for article in articles:
@@ -427,13 +429,33 @@ def save_articles(
                         for i, s, a in zip(ids, stories, fresh, strict=True)
                         if a.tags is not None
                     ],
+                    story_times=story_times(con, set(stories)),
+                    now=now,
+                    max_age_h=max_age_h,
                 )
                 alerts_new = insert_alerts(con, planned, now)
+                # Stale matches raise no event either: an automation would mail the backlog.
                 matches = tuple(
-                    dict.fromkeys((p.topic_id, p.story_id, p.article_id) for p in planned)
+                    dict.fromkeys(
+                        (p.topic_id, p.story_id, p.article_id) for p in planned if p.stale is None
+                    )
                 )
         sources_new = _insert_sources(con, run_id, now, links)
     return SaveStats(len(fresh), sources_new, stories_new, copies, alerts_new, matches)
+
+
+def story_times(
+    con: duckdb.DuckDBPyConnection, story_ids: set[int]
+) -> dict[int, tuple[datetime | None, datetime]]:
+    """(earliest publication, earliest first sight) of each story over its stored copies."""
+    if not story_ids:
+        return {}
+    rows = con.execute(
+        """SELECT story_id, min(published_at), min(first_seen_at) FROM articles
+           WHERE story_id IN (SELECT unnest($ids::BIGINT[])) GROUP BY story_id""",
+        {"ids": sorted(story_ids)},
+    ).fetchall()
+    return {int(story): (published, seen) for story, published, seen in rows}
 
 
 # --- runs ------------------------------------------------------------------------------------

@@ -131,7 +131,8 @@ SELECT al.alert_id, al.created_at, al.topic_id, al.severity, al.mode, al.subscri
        al.article_id, al.story_id, a.title, a.canonical_url AS url, a.site_name AS outlet,
        coalesce(a.published_at, a.first_seen_at) AS event_at,
        al.status AS alert_status, al.attempts AS alert_attempts,
-       al.last_error AS alert_last_error, al.next_attempt_at, al.sent_at AS alert_sent_at,
+       al.last_error AS alert_last_error, al.note AS alert_note, al.next_attempt_at,
+       al.sent_at AS alert_sent_at,
        d.destination, d.status AS delivery_status, d.attempts AS delivery_attempts,
        d.last_error AS delivery_last_error, d.sent_at AS delivery_sent_at
 FROM alerts al
