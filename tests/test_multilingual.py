@@ -345,3 +345,9 @@ def test_short_body_is_read_with_its_title_for_the_language() -> None:
         "Por Matt Spetalnick e Jason Szep", title="Relatório do governo dos EUA acusa militares"
     )
     assert res.language == "pt"
+
+
+def test_chinese_space_strategy_is_not_space_war() -> None:
+    # No word boundaries in Chinese: "太空战略" (space strategy) contains "太空战" (space war).
+    res = tag("国家航天局发布太空战略白皮书，今天战斗机试飞与此无关。")
+    assert "space_militarization" not in res.theme_ids
