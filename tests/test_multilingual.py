@@ -345,3 +345,21 @@ def test_short_body_is_read_with_its_title_for_the_language() -> None:
         "Por Matt Spetalnick e Jason Szep", title="Relatório do governo dos EUA acusa militares"
     )
     assert res.language == "pt"
+
+
+def test_chinese_space_strategy_is_not_space_war() -> None:
+    # No word boundaries in Chinese: "太空战略" (space strategy) contains "太空战" (space war).
+    res = tag("国家航天局发布太空战略白皮书，今天战斗机试飞与此无关。")
+    assert "space_militarization" not in res.theme_ids
+
+
+def test_registry_version_covers_the_script_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spacewatch.seeds import registry as registry_module
+
+    before = load_registry().version
+    table = tmp_path / "zh_hant_hans.txt"
+    table.write_text(registry_module.HANT_HANS_PATH.read_text(encoding="utf-8") + "乾干\n")
+    monkeypatch.setattr(registry_module, "HANT_HANS_PATH", table)
+    assert load_registry().version != before

@@ -307,8 +307,9 @@ def test_never_crashes_on_junk() -> None:
         "\ud800", "MOSCOW", "Moscow", "— — —", "NASA administrator", "head of Roscosmos",
         b"\xff\xfe binary \x00 NASA", None, 12345, "a" * (MAX_TEXT_CHARS + 10),
         "美国" * 1000, "Росси" * 500, "🚀" * 300, "U.S.", "US-", "'s", "*", "Space Forces",
+        "وال" * 50, "ناسا" * 30, "ि" * 20, "इसरो" * 30, "NASAの" * 40, "國國國", "ㄱ" * 9,
     ]  # fmt: skip
-    alphabet = "abcXYZ .,-—\n'’«»ёЁ中国美国ΑΩ🚀\x00\t\u3000\u2028İ"
+    alphabet = "abcXYZ .,-—\n'’«»ёЁ中国美国國ΑΩ🚀\x00\t\u3000\u2028İوالناسिरोの우주"
     for _ in range(300):
         samples.append("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200))))
     for s in samples:
