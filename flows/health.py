@@ -87,6 +87,7 @@ def load_alert_backlogs(con: duckdb.DuckDBPyConnection) -> tuple[AlertBacklog, .
                   arg_max(a.last_error, a.alert_id) FILTER (WHERE a.last_error IS NOT NULL)
            FROM alerts a LEFT JOIN last_sent l USING (subscriber)
            WHERE a.status IN ('pending', 'failed')
+              OR (a.status = 'digest' AND a.last_error IS NOT NULL)  -- a digest destination failing
            GROUP BY a.subscriber ORDER BY a.subscriber"""
     ).fetchall()
     return tuple(AlertBacklog(*row) for row in rows)

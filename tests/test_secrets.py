@@ -20,8 +20,8 @@ def test_secret_block_url_delivers_and_stays_masked(prefect_harness: None) -> No
 
         targets, problems = destinations(subscriber)
         assert problems == []
-        assert [t.label for t in targets] == ["secret:ops-mail"]
-        assert send_test(subscriber, timeout_s=20) == [("secret:ops-mail", None)]
+        assert [t.label for t in targets] == ["ops/secret:ops-mail"]
+        assert send_test(subscriber, timeout_s=20) == [("ops/secret:ops-mail", None)]
         (mail,) = server.messages
     assert mail["To"] == "ops@example.com"
     assert mail["Subject"] == "Spacewatch test message"
