@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Literal
 
 Status = Literal["sent", "failed", "unknown"]
+STARTUP_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class Sender:
                 stderr=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
+            # Starting Python and importing Apprise is not part of any send's timeout.
+            if _read_line(self._proc.stdout, STARTUP_TIMEOUT_S) is None:  # type: ignore[arg-type]
+                self.stop()
+                raise RuntimeError("the sending process did not start")
         return self._proc
 
     def send(
@@ -58,7 +63,10 @@ class Sender:
         body: str,
         timeout_s: float,
     ) -> Outcome:
-        proc = self._worker()
+        try:
+            proc = self._worker()
+        except (OSError, RuntimeError):
+            return Outcome("failed", "the sending process could not be started (nothing was sent)")
         request = {"target": target, "html": html, "interval": interval_s}
         request |= {"title": title, "body": body}
         try:
@@ -151,6 +159,7 @@ def _serve() -> None:
 
     cache: dict = {}
     out = os.fdopen(sys.stdout.fileno(), "wb", buffering=0)
+    out.write(b'{"ready": true}\n')
     for raw in sys.stdin.buffer:
         request = json.loads(raw)
         reason = None
