@@ -217,6 +217,8 @@ class ScheduleConfig(_Strict):
     """When `spacewatch serve` runs each flow; deploy/prefect.yaml carries the same defaults."""
 
     pipeline_every_min: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    # Alerts go out on each run's match events; this schedule is the safety net for a lost one.
+    delivery_every_min: Annotated[float, Field(gt=0, le=24 * 60)] = 5.0
     # Hourly: each subscriber's digest goes out once a day at its own `digest_hour_utc`.
     digest_cron: str = "5 * * * *"
     maintenance_cron: str = "30 3 * * *"
@@ -433,6 +435,8 @@ def parse_config(text: str, source: Path) -> Config:
         message = _hide_values(message, every_value)
         extra = exc.error_count() - 1
         more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
+        if not loc and message.startswith("["):
+            where, message = message.split(": ", 1)  # a check across sections names its key
         raise ConfigError(f"{source}: {where}: {message}{more}") from None
 
 

@@ -82,20 +82,54 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield url, home
 
 
+def _yaml_schedule(entry: dict) -> tuple:
+    if "interval" in entry:
+        return ("interval", float(entry["interval"]), entry["timezone"])
+    return ("cron", entry["cron"], entry["timezone"])
+
+
+def _built_schedule(schedule: object) -> tuple:
+    if hasattr(schedule, "interval"):
+        return ("interval", schedule.interval.total_seconds(), schedule.timezone)  # type: ignore[attr-defined]
+    return ("cron", schedule.cron, schedule.timezone)  # type: ignore[attr-defined]
+
+
 def test_prefect_yaml_matches_what_serve_builds() -> None:
+    from prefect.events import DeploymentEventTrigger
+
+    from spacewatch.flows.deployments import build_deployments
+
     spec = yaml.safe_load((ROOT / "deploy" / "prefect.yaml").read_text())
-    by_name = {d["name"]: d for d in spec["deployments"]}
+    in_yaml = {d["name"]: d for d in spec["deployments"]}
     defaults = ScheduleConfig()
     # The operators' example file states the same defaults.
     assert load_config(ROOT / "deploy" / "spacewatch.example.toml").schedule == defaults
-    assert by_name["pipeline"]["schedules"] == [{"interval": defaults.pipeline_every_min * 60, "timezone": "UTC"}]
-    assert by_name["digest"]["schedules"][0]["cron"] == defaults.digest_cron
-    assert by_name["maintenance"]["schedules"][0]["cron"] == defaults.maintenance_cron
-    for d in by_name.values():
-        assert d["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
-        module, func = d["entrypoint"].split(":")
+    built = {d.name: d for d in build_deployments(Path("/etc/spacewatch/s.toml"), defaults)}
+    assert set(built) == set(in_yaml) == {"pipeline", "delivery", "digest", "maintenance"}
+    for name, d in built.items():
+        y = in_yaml[name]
+        # Module entrypoints: "pkg.module:func" in the file, "pkg.module.func" when built.
+        assert d.entrypoint == y["entrypoint"].replace(":", "."), name
+        module, func = y["entrypoint"].split(":")
         __import__(module)
         assert callable(getattr(sys.modules[module], func))
+        assert [_built_schedule(s.schedule) for s in d.schedules] == [
+            _yaml_schedule(s) for s in y["schedules"]
+        ], name
+        assert d.parameters == y["parameters"] | {"config_path": "/etc/spacewatch/s.toml"}, name
+        assert y["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+        assert d.concurrency_limit == 1 and d.concurrency_options.collision_strategy.value == "CANCEL_NEW"  # type: ignore[union-attr]
+        assert d.tags == y["tags"] and d.description == y["description"], name
+        triggers = [
+            DeploymentEventTrigger(**{k: v for k, v in t.items() if k != "type"}).model_dump()
+            for t in y.get("triggers", [])
+        ]
+        assert [t.model_dump() for t in d.triggers] == triggers, name
+    # Delivery is started by the pipeline's match events, and the pipeline leaves it the sending.
+    (trigger,) = built["delivery"].triggers
+    assert trigger.expect == {"spacewatch.topic.matched"} and trigger.threshold == 1
+    assert built["pipeline"].parameters["deliver"] is False
+    assert _built_schedule(built["delivery"].schedules[0].schedule)[1] == defaults.delivery_every_min * 60
 
 
 def test_deploy_then_a_worker_runs_the_pipeline_once_and_cancels_the_overlap(
@@ -116,7 +150,7 @@ def test_deploy_then_a_worker_runs_the_pipeline_once_and_cancels_the_overlap(
     prefect("--no-prompt", "deploy", "--all", "--prefect-file", "deploy/prefect.yaml")
 
     found = deployments(url)
-    assert set(found) == {"pipeline", "digest", "maintenance"}
+    assert set(found) == {"pipeline", "delivery", "digest", "maintenance"}
     pipe = found["pipeline"]
     assert [s["schedule"].get("interval") for s in pipe["schedules"]] == [900.0]
     assert [s["schedule"]["cron"] for s in found["digest"]["schedules"]] == ["5 * * * *"]
@@ -172,43 +206,74 @@ def test_deploy_then_a_worker_runs_the_pipeline_once_and_cancels_the_overlap(
 def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
     tmp_path: Path, sample_config: Path
 ) -> None:
+    from datetime import datetime
+
+    from receivers import WebhookSink
+
     port = free_port()
     env = prefect_env(tmp_path / "prefect-home", None)
     env.pop("PREFECT_API_URL", None)
     started = time.monotonic()
+    hook = WebhookSink().__enter__()
+    sample_config.write_text(
+        sample_config.read_text()
+        + '\n[alerts]\nmin_interval_s = 0\n[[topics]]\nid = "lunar"\nname = "Lunar station"\n'
+        + f'themes = ["moon_base_ilrs"]\n[[subscribers]]\nname = "desk"\nurls = ["{hook.url()}"]\n'
+        + 'topics = ["lunar"]\n',
+        encoding="utf-8",
+    )
     serve = subprocess.Popen(
         [str(BIN / "spacewatch"), "serve", "--config", str(sample_config), "--port", str(port)],
         env=env, cwd=tmp_path, stdout=(tmp_path / "serve.log").open("w"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/api"
+    wh = load_config(sample_config).warehouse_path
     try:
         deadline = time.monotonic() + 240
         found: dict[str, dict] = {}
-        while time.monotonic() < deadline and len(found) < 3:
+        while time.monotonic() < deadline and len(found) < 4:
             time.sleep(1)
             assert serve.poll() is None, (tmp_path / "serve.log").read_text()
             try:
                 found = deployments(url)
             except httpx.HTTPError:
                 continue
-        assert set(found) == {"pipeline", "digest", "maintenance"}
+        assert set(found) == {"pipeline", "delivery", "digest", "maintenance"}
         pipe = found["pipeline"]
         assert [s["schedule"]["interval"] for s in pipe["schedules"]] == [900.0]
         assert pipe["global_concurrency_limit"]["limit"] == 1
         assert pipe["parameters"]["config_path"] == str(sample_config.resolve())
+        assert pipe["parameters"]["deliver"] is False
 
         (run_id,) = [api(url, f"/deployments/{pipe['id']}/create_flow_run", {})["id"]]  # type: ignore[index]
         runs = wait_final(url, [run_id])
         assert runs[run_id]["state_type"] == "COMPLETED", (tmp_path / "serve.log").read_text()[-3000:]
         elapsed = time.monotonic() - started
+        # The run's match events trigger the delivery deployment, which sends every alert.
+        (alerts,) = query(wh, "SELECT count(*) FROM alerts")[0]
+        assert alerts > 0
+        deadline = time.monotonic() + 180
+        while len(hook.posts) < alerts and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(hook.posts) == alerts, (tmp_path / "serve.log").read_text()[-3000:]
+        delivery = api(url, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [found["delivery"]["id"]]}}})
+        triggered = [r for r in delivery if r["idempotency_key"] and not r["auto_scheduled"]]  # type: ignore[union-attr]
+        assert triggered, [(r["auto_scheduled"], r["idempotency_key"]) for r in delivery]  # type: ignore[union-attr]
+        (committed,) = query(wh, "SELECT epoch(finished_at) FROM runs")[0]
+        delays = [t - committed for t in hook.times]
     finally:
         serve.send_signal(signal.SIGINT)
         code = serve.wait(timeout=120)
+        hook.__exit__(None, None, None)
     log = (tmp_path / "serve.log").read_text()
     assert code == 0, log[-3000:]
     assert "Stopped." in log
-    wh = load_config(sample_config).warehouse_path
     assert query(wh, "SELECT status FROM runs") == [("completed",)]
+    assert {r[0] for r in query(wh, "SELECT status FROM alerts")} == {"sent"}
     with pytest.raises(httpx.HTTPError):  # the server went with it
         httpx.get(f"{url}/health", timeout=2)
     print(f"serve path: {elapsed:.1f} s")
+    print(
+        f"commit -> alert arrival through the triggered delivery: first {min(delays):.1f} s, "
+        f"last {max(delays):.1f} s ({alerts} alerts, {datetime.now():%Y-%m-%d})"
+    )
