@@ -196,7 +196,7 @@ class HeldWrites:
 Writes = ShortWrites | HeldWrites
 
 
-def _writes(db: Writes | duckdb.DuckDBPyConnection) -> Writes:
+def as_writes(db: Writes | duckdb.DuckDBPyConnection) -> Writes:
     return db if isinstance(db, ShortWrites | HeldWrites) else HeldWrites(db)
 
 
@@ -278,7 +278,7 @@ def deliver_due(
     `db` is a connection the caller holds, or `ShortWrites`: then the warehouse is opened for
     each read and each record only, never while a message is on its way.
     """
-    db = _writes(db)
+    db = as_writes(db)
     summary = DeliverySummary()
     names = {t.id: t.name for t in config.topics}
     subscribers = {s.name: s for s in config.subscribers}
@@ -421,7 +421,7 @@ def send_digests(
     are never sent the digest again. A digest is due when an alert waits that came before the
     slot began, so nothing goes out before a subscriber's digest hour. `force` sends now.
     """
-    db = _writes(db)
+    db = as_writes(db)
     summary = DeliverySummary()
     names = {t.id: t.name for t in config.topics}
     with _using(sender) as worker:

@@ -33,7 +33,7 @@ from ..warehouse.snapshot import publish_snapshot, snapshot_due, snapshot_publis
 from . import runners, steps
 from .config import Config
 from .delivery import DeliverySummary, deliver_digests, deliver_pending
-from .health import run_health_check
+from .health import run_health_check, run_health_notices
 from .run_config import load_run_config
 from .tagging import load_tagger
 from .topics import load_rules
@@ -387,6 +387,7 @@ def pipeline(config_path: str | None = None, wait_s: float = 0.0, deliver: bool 
         finally:
             con.close()
     emit_matches(summary.matches, {t.id: t.name for t in config.topics})
+    run_health_notices(config, DELIVERY_WAIT_S)
     if deliver:
         delivered = deliver_task(config)
         summary.alerts_sent = delivered.sent
