@@ -389,7 +389,11 @@ def pipeline(config_path: str | None = None, wait_s: float = 0.0, deliver: bool 
     emit_matches(summary.matches, {t.id: t.name for t in config.topics})
     run_health_notices(config, DELIVERY_WAIT_S)
     if deliver:
-        delivered = deliver_task(config)
+        try:
+            delivered = deliver_task(config)
+        except WarehouseBusy as exc:  # committed; the alerts wait for the next delivery
+            logger.warning(f"alerts not sent now: {exc}")
+            delivered = DeliverySummary(errors=[f"alerts not sent now: {exc}"])
         summary.alerts_sent = delivered.sent
         summary.alerts_deferred = delivered.deferred
         summary.alerts_failed = delivered.failed + delivered.retrying

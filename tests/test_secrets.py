@@ -274,3 +274,40 @@ def test_invalid_url_problems_name_a_label_not_the_url() -> None:
     (problem,) = problems
     assert problem.startswith("destination #1: not a valid Apprise URL (ops/jsno#")
     assert not _leaks(problem)
+
+
+def test_the_digest_migration_scrubs_destinations_stored_by_older_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Older versions stored Apprise's privacy URL, which keeps +header and path tokens."""
+    import duckdb
+
+    from spacewatch.warehouse import migrate as migrate_mod
+
+    everything = migrate_mod.load_migrations()
+    ours = next(m for m in everything if m.name.endswith("digest_deliveries"))
+    before = tuple(m for m in everything if m.version < ours.version)
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        monkeypatch.setattr(migrate_mod, "load_migrations", lambda: before)
+        migrate_mod.migrate(con, str(path))
+        old = f"json://u:****@h:1/p/{MARKERS['path']}?%2BAuthorization=Bearer%20{MARKERS['header']}"
+        con.execute(
+            "INSERT INTO alert_deliveries VALUES (1, ?, 'failed', 1, ?, NULL), (2, ?, 'sent', 1, NULL, now())",
+            [old, f"{old}: refused", old.replace("/p/", "/q/")],
+        )
+        con.execute(
+            "INSERT INTO health_notices VALUES ('k', 'ops', ?, 'feed_dead', 's', now(), NULL, 0, ?, NULL)",
+            [old, f"{old}: refused"],
+        )
+        monkeypatch.setattr(migrate_mod, "load_migrations", lambda: everything)
+        assert migrate_mod.migrate(con, str(path)) == [m.version for m in everything if m not in before]
+        rows = con.execute("SELECT * FROM alert_deliveries ORDER BY alert_id").fetchall()
+        rows += con.execute("SELECT * FROM health_notices").fetchall()
+    finally:
+        con.close()
+    assert not _leaks(repr(rows)), rows
+    labels = [rows[0][1], rows[1][1]]
+    assert all(label.startswith("json#") for label in labels) and labels[0] == rows[2][2]
+    assert rows[0][4] == "(URL removed) refused"
