@@ -31,6 +31,7 @@ DELIVERY = "spacewatch-delivery/delivery"
 DIGEST = "spacewatch-digest/digest"
 MAINTENANCE = "spacewatch-maintenance/maintenance"
 MATCHED_EVENT = "spacewatch.topic.matched"
+TRIGGER_QUIET_S = 60
 TAGS = ["spacewatch"]
 # Seconds a run waits for the writer lock held by another flow (digest, maintenance).
 PIPELINE_WAIT_S = 300.0
@@ -44,7 +45,9 @@ def delivery_trigger() -> DeploymentEventTrigger:
         match={"prefect.resource.id": "spacewatch.topic.*"},
         posture=Posture.Reactive,
         threshold=1,
-        within=timedelta(0),
+        # Fires on the first event, then ignores the rest for a minute: a run announces all
+        # its matches at once, and one delivery sends them all.
+        within=timedelta(seconds=TRIGGER_QUIET_S),
     )
 
 
