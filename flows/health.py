@@ -3,7 +3,8 @@ ingest volume, judge it (`extractors/health.py`), tell the operator, and show it
 `spacewatch status`.
 
 `check_health` only reads, so it works on the pipeline's connection and on the analysts'
-snapshot alike; `notify_health` writes `health_notices` and so needs the writer's connection.
+snapshot alike; `notify_health` writes `health_notices`, opening the writer only to record
+(after a run has let go of it, like every delivery).
 """
 
 from __future__ import annotations
