@@ -159,6 +159,14 @@ def test_deploy_then_a_worker_runs_the_pipeline_once_and_cancels_the_overlap(
     assert pipe["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
     assert pipe["parameters"]["config_path"] == str(sample_config)
     assert pipe["work_pool_name"] == "spacewatch-test"
+    assert pipe["parameters"]["deliver"] is False
+    # The delivery deployment's trigger became an automation on the server.
+    automations = api(url, "/automations/filter", {})
+    runs_delivery = [
+        a for a in automations  # type: ignore[union-attr]
+        if any(act.get("deployment_id") == found["delivery"]["id"] for act in a["actions"])
+    ]
+    assert [a["trigger"]["expect"] for a in runs_delivery] == [["spacewatch.topic.matched"]]
 
     # Schedules off, so only the two manual runs below reach the worker.
     for d in found.values():
