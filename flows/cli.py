@@ -464,11 +464,19 @@ def alerts_retry(config: ConfigOption = None) -> None:
 
         spacewatch alerts retry --config spacewatch.toml
     """
-    from .delivery import deliver_due
+    from .delivery import deliver_due, delivering
 
     cfg = _load(config)
-    with _writer(cfg) as con:
-        summary = deliver_due(con, cfg, datetime.now(UTC), retry_failed=True)
+    if not cfg.warehouse_path.exists():
+        raise Fail(f"{cfg.warehouse_path}: warehouse not found (run `spacewatch run` first)")
+    # Sent outside the writer, like every delivery: a run may go on meanwhile.
+    try:
+        with delivering(cfg, 60.0) as db:
+            summary = deliver_due(db, cfg, datetime.now(UTC), retry_failed=True)
+    except WarehouseBusy as exc:
+        raise Fail(str(exc), EXIT_BUSY) from None
+    except (WarehouseError, SchemaError) as exc:
+        raise Fail(str(exc)) from None
     console.print(summary.line())
     for error in summary.errors[:20]:
         console.print(f"  {error}", markup=False, highlight=False)
@@ -639,7 +647,7 @@ def digest(
     from .pipeline import digest_flow
 
     try:
-        summary = DeliverySummary(**digest_flow(str(cfg.source), force, 0.0))
+        summary = DeliverySummary(**digest_flow(str(cfg.source), force, 60.0))
     except WarehouseBusy as exc:
         raise Fail(str(exc), EXIT_BUSY) from None
     except (WarehouseError, SchemaError) as exc:

@@ -182,6 +182,22 @@ class SubscriberConfig(_Strict):
     def _quiet(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"([01]?\d|2[0-3])-([01]?\d|2[0-3])", value):
             raise ValueError(f"quiet hours {value!r} must look like 22-07 (start-end hours)")
+        if value is not None and len({int(h) for h in value.split("-")}) == 1:
+            raise ValueError(
+                f"quiet hours {value!r} start and end at the same hour, which would hold every "
+                "immediate alert forever; leave the key out for no quiet hours"
+            )
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Never echo an entry: it may carry a token.
+        if not value:
+            raise ValueError("no destination: this subscriber would receive nothing")
+        for index, entry in enumerate(value, start=1):
+            if not entry.strip():
+                raise ValueError(f"destination #{index} is empty")
         return value
 
     @model_validator(mode="after")
@@ -284,6 +300,8 @@ class ScheduleConfig(_Strict):
     """When `spacewatch serve` runs each flow; deploy/prefect.yaml carries the same defaults."""
 
     pipeline_every_min: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    # Alerts go out on each run's match events; this schedule is the safety net for a lost one.
+    delivery_every_min: Annotated[float, Field(gt=0, le=24 * 60)] = 5.0
     # Hourly: each subscriber's digest goes out once a day at its own `digest_hour_utc`.
     digest_cron: str = "5 * * * *"
     maintenance_cron: str = "30 3 * * *"
@@ -379,6 +397,12 @@ class Config(_Strict):
                 f"[health] notify: unknown subscriber(s) {unknown} (known: {names}); "
                 "add them as [[subscribers]] with topics = [] for an operator"
             )
+        for index, sub in enumerate(self.subscribers, start=1):
+            if not sub.topics and sub.name not in self.health.notify:
+                raise ValueError(
+                    f"[[subscribers]] #{index} topics: {sub.name!r} follows no topic and is not "
+                    "in [health] notify, so it would receive nothing"
+                )
         return self
 
     # Where the file came from, for messages and for resolving relative paths.
@@ -432,22 +456,42 @@ class Config(_Strict):
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _expand_env(value: Any, where: str, file: Path) -> Any:
-    """Replace ${NAME} with the environment variable, so secrets stay out of the file."""
+def _expand_env(
+    value: Any, where: str, file: Path, expanded: dict[tuple, dict[str, str]], loc: tuple = ()
+) -> Any:
+    """Replace ${NAME} with the environment variable, so secrets stay out of the file.
+
+    `expanded` collects, per location, the names and values put in: error messages must show
+    the names, never the values."""
     if isinstance(value, str):
 
         def repl(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in os.environ:
                 raise ConfigError(f"{file}: {where}: environment variable {name} is not set")
+            expanded.setdefault(loc, {})[name] = os.environ[name]
             return os.environ[name]
 
         return _ENV_REF.sub(repl, value)
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{where}.{k}" if where else k, file) for k, v in value.items()}
+        return {
+            k: _expand_env(v, f"{where}.{k}" if where else k, file, expanded, (*loc, k))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_expand_env(v, f"{where}[{i}]", file) for i, v in enumerate(value)]
+        return [
+            _expand_env(v, f"{where}[{i}]", file, expanded, (*loc, i)) for i, v in enumerate(value)
+        ]
     return value
+
+
+def _hide_values(message: str, names: dict[str, str]) -> str:
+    """`message` with each expanded value, however quoted, shown as its ${NAME}."""
+    for name, value in sorted(names.items(), key=lambda item: -len(item[1])):
+        for form in (value, repr(value)[1:-1], value.strip()):
+            if form:
+                message = message.replace(form, f"${{{name}}}")
+    return message
 
 
 def _format_location(loc: tuple[Any, ...]) -> str:
@@ -471,7 +515,9 @@ def parse_config(text: str, source: Path) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-    raw = _expand_env(raw, "", source)
+    expanded: dict[tuple, dict[str, str]] = {}
+    raw = _expand_env(raw, "", source, expanded)
+    every_value = {n: v for names in expanded.values() for n, v in names.items()}
     if "source" in raw:
         raise ConfigError(f"{source}: source: unknown key")
     try:
@@ -480,6 +526,10 @@ def parse_config(text: str, source: Path) -> Config:
         # Unknown keys first: a typo in a key name usually explains the other complaints.
         err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
         where = _format_location(tuple(err["loc"]))
+        loc = tuple(err["loc"])
+        # A value from ${VAR} or a subscriber's URL may be a secret: never shown.
+        in_urls = loc[:1] == ("subscribers",) and "urls" in loc
+        secret = in_urls or any(loc[: len(k)] == k for k in expanded)
         if err["type"] == "extra_forbidden":
             message = "unknown key"
         else:
@@ -489,10 +539,14 @@ def parse_config(text: str, source: Path) -> Config:
                 "input" in err
                 and not isinstance(err["input"], dict | list)
                 and shown not in message
+                and not secret
             ):
                 message += f" (got {shown})"
+        message = _hide_values(message, every_value)
         extra = exc.error_count() - 1
         more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
+        if not loc and message.startswith("["):
+            where, message = message.split(": ", 1)  # a check across sections names its key
         raise ConfigError(f"{source}: {where}: {message}{more}") from None
 
 

@@ -1,29 +1,34 @@
-"""Delivering alerts from the outbox through Apprise, one destination at a time.
+"""Delivering alerts and digests from the outbox through Apprise, one destination at a time.
 
 An alert is marked sent only after every destination of its subscriber accepted it; each
-destination's success is recorded at once, so a retry never re-sends to a destination that
-already has the message. URLs and tokens never leave this module: rows and messages carry the
-subscriber's name and a masked destination label.
+destination's outcome is recorded at once, so a retry never re-sends to a destination that
+already has the message. Sending happens outside the warehouse writer: the outbox is read in a
+short write, each outcome is recorded in its own short write (`ShortWrites`), and a send that
+times out is stopped, not abandoned (`sending.Sender`).
+
+URLs and tokens never leave this module: rows, messages and errors carry a destination label
+(`extractors/redact.py`) and Apprise's own reasons with every part of the URL masked.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
 
 import apprise
 import duckdb
 
 from ..extractors.alerting import RuleError, build_rule, describe_rule, hold_reason
 from ..extractors.messages import AlertView, Message, format_alert, format_digest
-from ..warehouse.batch import transaction
-from .apprise_check import apprise_reason, capture_apprise_log, check_apprise_url, secret_parts
+from ..extractors.redact import destination_label, mask_secrets, secret_parts
+from ..warehouse.connect import connect, delivery_lock, open_for_writing, writer_lock
 from .config import Config, SubscriberConfig
+from .sending import Outcome, Sender
 
 # Apprise logs at warning level about failed sends; our own records are the masked ones.
 logging.getLogger("apprise").setLevel(logging.CRITICAL)
@@ -44,58 +49,24 @@ class DeliverySummary:
             f"{self.retrying} to retry, {self.failed} failed, {self.digests} digests"
         )
 
+    def add(self, other: DeliverySummary) -> None:
+        self.sent += other.sent
+        self.deferred += other.deferred
+        self.failed += other.failed
+        self.retrying += other.retrying
+        self.digests += other.digests
+        self.errors += other.errors
+
 
 @dataclass(frozen=True)
 class Destination:
-    label: str  # masked, safe to store and print
-    send: Callable[[Message], bool]
-    secrets: tuple[str, ...] = ()  # parts of its URL(s) to mask in Apprise's own reasons
+    label: str  # `destination_label`: safe to store and print
+    target: str  # the Apprise URL, or "config:PATH"; never stored or printed
+    interval_s: float | None
+    secrets: tuple[str, ...]  # every part of the URL that may be a credential
 
-
-def _masked(url: str) -> str:
-    try:
-        plugin = apprise.Apprise.instantiate(url)
-    except Exception:  # a malformed URL must not leak through an exception message
-        plugin = None
-    if plugin is None:
-        scheme = url.split("://", 1)[0] if "://" in url else "unknown"
-        return f"{scheme}://(invalid URL)"
-    return str(plugin.url(privacy=True))
-
-
-def _formats(plugin: object) -> list[str]:
-    """The formats a plugin takes, preferred first (a ?format= override alone if given)."""
-    declared = getattr(plugin, "_formats", None)
-    formats = [str(getattr(f, "value", f)) for f in declared()] if callable(declared) else []
-    override = getattr(plugin, "_format_override", None)
-    if override is not None and str(getattr(override, "value", override)) in formats:
-        return [str(getattr(override, "value", override))]
-    return formats or [str(getattr(plugin, "notify_format", "text"))]
-
-
-def _sender(target: apprise.Apprise) -> Callable[[Message], bool]:
-    """Each plugin gets the rendering written for its format (Message.body_for), escaped for
-    it, instead of Apprise converting one body: a conversion would undo our escaping."""
-
-    def send(message: Message) -> bool:
-        ok = True
-        for plugin in target:
-            body, body_format = message.body_for(
-                _formats(plugin), str(getattr(plugin, "service_name", ""))
-            )
-            single = apprise.Apprise()
-            single.add(plugin)
-            ok = bool(single.notify(title=message.title, body=body, body_format=body_format)) and ok
-        return ok
-
-    return send
-
-
-def _pace(target: apprise.Apprise, interval_s: float | None) -> apprise.Apprise:
-    if interval_s is not None:
-        for plugin in target:
-            plugin.request_rate_per_sec = interval_s
-    return target
+    def mask(self, text: str) -> str:
+        return mask_secrets(text, self.secrets)
 
 
 def _secret_url(name: str) -> tuple[str, str | None]:
@@ -116,63 +87,109 @@ def _secret_url(name: str) -> tuple[str, str | None]:
 def destinations(
     subscriber: SubscriberConfig, interval_s: float | None = None
 ) -> tuple[list[Destination], list[str]]:
-    """Apprise targets of a subscriber, and problems (already masked) with its entries."""
+    """Apprise targets of a subscriber, and problems (naming labels, never URLs) with its
+    entries."""
     found, problems = [], []
     for index, entry in enumerate(subscriber.urls, start=1):
+        label = destination_label(subscriber.name, entry)
         if entry.startswith("env:"):
             name = entry[4:]
-            url = os.environ.get(name)
+            url = os.environ.get(name, "").strip()
             if not url:
                 problems.append(f"destination #{index}: environment variable {name} is not set")
                 continue
-            entries = [(url, f"env:{name}")]
         elif entry.startswith("secret:"):
-            name = entry[7:]
-            url, problem = _secret_url(name)
+            url, problem = _secret_url(entry[7:])
             if problem:
                 problems.append(f"destination #{index}: {problem}")
                 continue
-            entries = [(url, f"secret:{name}")]
         elif entry.startswith("config:"):
             cfg = apprise.AppriseConfig()
             if not cfg.add(entry[7:]):
                 problems.append(f"destination #{index}: cannot read Apprise config {entry[7:]}")
                 continue
-            target = apprise.Apprise()
-            target.add(cfg)
-            hidden = tuple(p for plugin in target for p in secret_parts(plugin.url()))
-            found.append(
-                Destination(f"config:{entry[7:]}", _sender(_pace(target, interval_s)), hidden)
-            )
+            found.append(Destination(label, entry, interval_s, ()))
             continue
         else:
-            entries = [(entry, None)]
-        for url, label in entries:
-            target = apprise.Apprise()
-            if not target.add(url):
-                why = check_apprise_url(url) or "not a valid Apprise URL"
-                problems.append(f"destination #{index}: {why} ({_masked(url)})")
-                continue
-            found.append(
-                Destination(
-                    label or _masked(url), _sender(_pace(target, interval_s)), secret_parts(url)
-                )
-            )
+            url = entry
+        if not apprise.Apprise().add(url):
+            problems.append(f"destination #{index}: not a valid Apprise URL ({label})")
+            continue
+        found.append(Destination(label, url, interval_s, secret_parts(url)))
     return found, problems
 
 
-def send_with_timeout(destination: Destination, message: Message, timeout_s: float) -> str | None:
+def send_message(
+    sender: Sender, destination: Destination, message: Message, timeout_s: float
+) -> Outcome:
+    """Send through the stoppable worker; the reason comes back masked."""
+    outcome = sender.send(destination.target, destination.interval_s, message, timeout_s)
+    if outcome.reason is None:
+        return outcome
+    return Outcome(outcome.status, destination.mask(outcome.reason)[:500])
+
+
+def send_with_timeout(
+    destination: Destination, message: Message, timeout_s: float, sender: Sender | None = None
+) -> str | None:
     """None when the destination accepted the message, else the (masked) reason."""
-    pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(destination.send, message)
-    try:
-        return None if future.result(timeout=timeout_s) else "the destination refused the message"
-    except FutureTimeout:
-        return f"no answer within {timeout_s:g} s"
-    except Exception as exc:  # Apprise plugins may raise; keep only the type, not its text
-        return f"the notification library failed ({type(exc).__name__})"
-    finally:
-        pool.shutdown(wait=False)
+    with _using(sender) as s:
+        return send_message(s, destination, message, timeout_s).reason
+
+
+@contextmanager
+def _using(sender: Sender | None) -> Iterator[Sender]:
+    if sender is not None:
+        yield sender
+        return
+    with Sender() as own:
+        yield own
+
+
+# --- short writes -------------------------------------------------------------------------
+
+
+class ShortWrites:
+    """The warehouse opened for writing only for the moment of one read or one record.
+
+    Delivery takes the writer lock for each of them and lets go at once, so a pipeline run
+    never waits for a send. When a run holds the writer, a record waits for it (`wait_s`).
+    """
+
+    def __init__(self, path: Path, wait_s: float) -> None:
+        self.path, self.wait_s = path, wait_s
+
+    @contextmanager
+    def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with writer_lock(self.path, self.wait_s):
+            con = connect(self.path)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                con.close()
+
+
+class HeldWrites:
+    """A connection the caller already holds under the writer lock (tests, maintenance)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    @contextmanager
+    def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        yield self.con
+
+
+Writes = ShortWrites | HeldWrites
+
+
+def as_writes(db: Writes | duckdb.DuckDBPyConnection) -> Writes:
+    return db if isinstance(db, ShortWrites | HeldWrites) else HeldWrites(db)
 
 
 # --- reading and updating the outbox -----------------------------------------------------
@@ -251,12 +268,16 @@ def _in_quiet_hours(spec: str | None, now: datetime, zone: tzinfo = UTC) -> date
     return until.astimezone(UTC)
 
 
-def _delivered(con: duckdb.DuckDBPyConnection, alert_id: int) -> set[str]:
+def _delivered(con: duckdb.DuckDBPyConnection, alert_ids: list[int]) -> dict[int, set[str]]:
     rows = con.execute(
-        "SELECT destination FROM alert_deliveries WHERE alert_id = ? AND status = 'sent'",
-        [alert_id],
+        """SELECT alert_id, destination FROM alert_deliveries
+           WHERE list_contains(?, alert_id) AND status = 'sent'""",
+        [alert_ids],
     ).fetchall()
-    return {r[0] for r in rows}
+    done: dict[int, set[str]] = {}
+    for alert_id, label in rows:
+        done.setdefault(alert_id, set()).add(label)
+    return done
 
 
 def _record(
@@ -272,82 +293,120 @@ def _record(
 
 
 def deliver_due(
-    con: duckdb.DuckDBPyConnection,
+    db: Writes | duckdb.DuckDBPyConnection,
     config: Config,
     now: datetime,
     *,
     retry_failed: bool = False,
+    sender: Sender | None = None,
 ) -> DeliverySummary:
-    """Send pending immediate alerts that are due (and failed ones with retry_failed)."""
+    """Send pending immediate alerts that are due (and failed ones with retry_failed).
+
+    `db` is a connection the caller holds, or `ShortWrites`: then the warehouse is opened for
+    each read and each record only, never while a message is on its way.
+    """
+    db = as_writes(db)
     summary = DeliverySummary()
     subscribers = {s.name: s for s in config.subscribers}
     statuses = "('pending', 'failed')" if retry_failed else "('pending')"
     due = "" if retry_failed else "AND al.next_attempt_at <= $now"
-    rows = con.execute(
-        f"{_VIEW_SQL} WHERE al.status IN {statuses} {due} ORDER BY al.alert_id",
-        {"now": now} if due else {},
-    ).fetchall()
-    sent_last_hour = dict(
-        con.execute(
-            """SELECT subscriber, count(*) FROM alerts WHERE mode = 'immediate'
-               AND sent_at > ? GROUP BY 1""",
-            [now - timedelta(hours=1)],
+    with db.writing() as con:
+        rows = con.execute(
+            f"{_VIEW_SQL} WHERE al.status IN {statuses} {due} ORDER BY al.alert_id",
+            {"now": now} if due else {},
         ).fetchall()
-    )
+        sent_last_hour = dict(
+            con.execute(
+                """SELECT subscriber, count(*) FROM alerts WHERE mode = 'immediate'
+                   AND sent_at > ? GROUP BY 1""",
+                [now - timedelta(hours=1)],
+            ).fetchall()
+        )
+        delivered = _delivered(con, [r[0] for r in rows])
+    if not rows:
+        return summary
     resolved: dict[str, tuple[list[Destination], list[str]]] = {}
-    for view, sub_name, attempts in _views(rows, config):
-        sub = subscribers.get(sub_name)
-        if sub is None:
+    with _using(sender) as worker:
+        for view, sub_name, attempts in _views(rows, config):
+            _deliver_one(
+                db, config, now, worker, view, subscribers.get(sub_name), sub_name, attempts,
+                delivered.get(view.alert_id, set()), resolved, sent_last_hour, summary,
+            )  # fmt: skip
+    return summary
+
+
+def _deliver_one(
+    db: Writes,
+    config: Config,
+    now: datetime,
+    worker: Sender,
+    view: AlertView,
+    sub: SubscriberConfig | None,
+    sub_name: str,
+    attempts: int,
+    done: set[str],
+    resolved: dict[str, tuple[list[Destination], list[str]]],
+    sent_last_hour: dict[str, int],
+    summary: DeliverySummary,
+) -> None:
+    if sub is None:
+        with db.writing() as con:
             _finish(con, view.alert_id, "failed", attempts, "subscriber no longer configured", now)
-            summary.failed += 1
-            continue
-        held = hold_reason(view.topic_id, sub.paused_until, sub.muted_topics, now)
-        if held is not None:
+        summary.failed += 1
+        return
+    held = hold_reason(view.topic_id, sub.paused_until, sub.muted_topics, now)
+    if held is not None:  # paused: waits for the first digest after; muted: kept, never sent
+        with db.writing() as con:
             con.execute(
                 "UPDATE alerts SET status = ?, note = ?, next_attempt_at = NULL WHERE alert_id = ?",
                 [*held, view.alert_id],
             )
-            summary.deferred += 1
-            continue
-        quiet, zone = config.quiet_hours_of(sub)
-        quiet_until = _in_quiet_hours(quiet, now, zone)
-        if quiet_until is not None:
+        summary.deferred += 1
+        return
+    quiet, zone = config.quiet_hours_of(sub)
+    quiet_until = _in_quiet_hours(quiet, now, zone)
+    if quiet_until is not None:
+        with db.writing() as con:
             con.execute(
                 "UPDATE alerts SET next_attempt_at = ? WHERE alert_id = ?",
                 [quiet_until, view.alert_id],
             )
-            summary.deferred += 1
-            continue
-        if sub.max_per_hour is not None and sent_last_hour.get(sub_name, 0) >= sub.max_per_hour:
-            # Over the hourly cap: the alert rolls into the subscriber's next digest.
+        summary.deferred += 1
+        return
+    if sub.max_per_hour is not None and sent_last_hour.get(sub_name, 0) >= sub.max_per_hour:
+        # Over the hourly cap: the alert rolls into the subscriber's next digest.
+        with db.writing() as con:
             con.execute("UPDATE alerts SET status = 'digest' WHERE alert_id = ?", [view.alert_id])
-            summary.deferred += 1
+        summary.deferred += 1
+        return
+    if sub_name not in resolved:
+        resolved[sub_name] = destinations(sub, config.alerts.min_interval_s)
+    targets, problems = resolved[sub_name]
+    message = format_alert(view)
+    errors = list(problems)
+    for target in targets:
+        if target.label in done:
             continue
-        if sub_name not in resolved:
-            resolved[sub_name] = destinations(sub, config.alerts.min_interval_s)
-        targets, problems = resolved[sub_name]
-        message = format_alert(view)
-        done = _delivered(con, view.alert_id)
-        errors = list(problems)
-        for target in targets:
-            if target.label in done:
-                continue
-            error = send_with_timeout(target, message, config.alerts.timeout_s)
-            _record(con, view.alert_id, target.label, error, now)
-            if error:
-                errors.append(f"{target.label}: {error}")
-        if not errors and targets:
+        outcome = send_message(worker, target, message, config.alerts.timeout_s)
+        # Recorded at once, in its own short write: a crash after this line never re-sends
+        # to this destination; a crash just before it re-sends this one message once.
+        with db.writing() as con:
+            _record(con, view.alert_id, target.label, outcome.reason, now)
+        if outcome.reason:
+            errors.append(f"{target.label}: {outcome.reason}")
+    if not errors and targets:
+        with db.writing() as con:
             _finish(con, view.alert_id, "sent", attempts + 1, None, now)
-            sent_last_hour[sub_name] = sent_last_hour.get(sub_name, 0) + 1
-            summary.sent += 1
-            continue
-        if not targets:
-            errors = errors or ["the subscriber has no usable destination"]
-        attempts += 1
-        reason = "; ".join(errors)[:1000]
+        sent_last_hour[sub_name] = sent_last_hour.get(sub_name, 0) + 1
+        summary.sent += 1
+        return
+    if not targets:
+        errors = errors or ["the subscriber has no usable destination"]
+    attempts += 1
+    reason = "; ".join(errors)[:1000]
+    with db.writing() as con:
         if attempts >= config.alerts.max_attempts:
             _finish(con, view.alert_id, "failed", attempts, reason, now)
-            summary.failed += 1
         else:
             delay = min(config.alerts.retry_max_s, config.alerts.retry_base_s * 2 ** (attempts - 1))
             con.execute(
@@ -355,9 +414,11 @@ def deliver_due(
                        next_attempt_at = ? WHERE alert_id = ?""",
                 [attempts, reason, now + timedelta(seconds=delay), view.alert_id],
             )
-            summary.retrying += 1
-        summary.errors.append(f"alert #{view.alert_id} for {sub_name}: {reason}")
-    return summary
+    if attempts >= config.alerts.max_attempts:
+        summary.failed += 1
+    else:
+        summary.retrying += 1
+    summary.errors.append(f"alert #{view.alert_id} for {sub_name}: {reason}")
 
 
 def _finish(
@@ -375,69 +436,174 @@ def _finish(
     )
 
 
+def digest_slot(hour: int, now: datetime, zone: tzinfo = UTC) -> datetime:
+    """The start of the digest period `now` falls in: the latest `hour`:00 (read in `zone`) at
+    or before it, in UTC."""
+    local = now.astimezone(zone)
+    today = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    slot = today if local >= today else today - timedelta(days=1)
+    return slot.astimezone(UTC)
+
+
 def send_digests(
-    con: duckdb.DuckDBPyConnection, config: Config, now: datetime, *, force: bool = False
+    db: Writes | duckdb.DuckDBPyConnection,
+    config: Config,
+    now: datetime,
+    *,
+    force: bool = False,
+    sender: Sender | None = None,
 ) -> DeliverySummary:
-    """Send each subscriber's waiting digest alerts once its daily digest hour has come."""
+    """Send each subscriber's waiting digest alerts once its daily digest hour has come.
+
+    Each destination gets at most one digest per slot (`digest_deliveries`): a destination
+    that fails is retried with the same backoff and cap as immediate alerts, and the others
+    are never sent the digest again. A digest is due when an alert waits that came before the
+    slot began, so nothing goes out before a subscriber's digest hour. `force` sends now.
+    """
+    db = as_writes(db)
     summary = DeliverySummary()
-    last = dict(con.execute("SELECT subscriber, last_sent_at FROM digests").fetchall())
-    for sub in config.subscribers:
-        hour, zone = config.digest_hour_of(sub)
-        local = now.astimezone(zone)
-        today = local.replace(hour=hour, minute=0, second=0, microsecond=0)
-        slot = today if local >= today else today - timedelta(days=1)
-        if not force and sub.name in last and last[sub.name] >= slot:
-            continue
-        if sub.paused_until is not None and now < sub.paused_until:
-            continue  # paused: the digest alerts wait, nothing is lost
+    with _using(sender) as worker:
+        for sub in config.subscribers:
+            _send_digest(db, config, now, force, worker, sub, summary)
+    return summary
+
+
+def _send_digest(
+    db: Writes,
+    config: Config,
+    now: datetime,
+    force: bool,
+    worker: Sender,
+    sub: SubscriberConfig,
+    summary: DeliverySummary,
+) -> None:
+    if sub.paused_until is not None and now < sub.paused_until:
+        return  # paused: the digest alerts wait, nothing is lost
+    hour, zone = config.digest_hour_of(sub)
+    slot = digest_slot(hour, now, zone)
+    with db.writing() as con:
+        last = con.execute(
+            "SELECT last_sent_at FROM digests WHERE subscriber = ?", [sub.name]
+        ).fetchone()
         rows = con.execute(
             f"{_VIEW_SQL} WHERE al.status = 'digest' AND al.subscriber = ? ORDER BY al.alert_id",
             [sub.name],
         ).fetchall()
-        views = []
-        for view, _, _ in _views(rows, config):
-            held = hold_reason(view.topic_id, None, sub.muted_topics, now)
-            if held is not None:
+        oldest = con.execute(
+            "SELECT min(created_at) FROM alerts WHERE status = 'digest' AND subscriber = ?",
+            [sub.name],
+        ).fetchone()[0]  # type: ignore[index]
+        state = {
+            label: (status, attempts, next_at)
+            for label, status, attempts, next_at in con.execute(
+                """SELECT destination, status, attempts, next_attempt_at FROM digest_deliveries
+                   WHERE subscriber = ? AND slot = ?""",
+                [sub.name, slot],
+            ).fetchall()
+        }
+        delivered = _delivered(con, [r[0] for r in rows])
+    if not rows:
+        return
+    if not force and (oldest >= slot or (last and last[0] >= slot)):
+        return  # nothing waited when the digest hour came, or this slot is finished
+    views = []
+    for view, _, _ in _views(rows, config):
+        held = hold_reason(view.topic_id, None, sub.muted_topics, now)
+        if held is None:
+            views.append(view)
+            continue
+        with db.writing() as con:  # muted since it was held for the digest: kept, never sent
+            con.execute(
+                "UPDATE alerts SET status = ?, note = ? WHERE alert_id = ?", [*held, view.alert_id]
+            )
+    if not views:
+        return
+    targets, problems = destinations(sub, config.alerts.min_interval_s)
+    errors = [f"digest for {sub.name}: {p}" for p in problems]
+    accepted = 0
+    for target in targets:
+        status, attempts, next_at = state.get(target.label, (None, 0, None))
+        if not force and (
+            status == "sent"
+            or attempts >= config.alerts.max_attempts
+            or (next_at is not None and next_at > now)
+        ):
+            continue
+        batch = [v for v in views if target.label not in delivered.get(v.alert_id, set())]
+        if not batch:
+            continue
+        outcome = send_message(
+            worker, target, format_digest(sub.name, batch, now), config.alerts.timeout_s
+        )
+        attempts += 1
+        delay = min(config.alerts.retry_max_s, config.alerts.retry_base_s * 2 ** (attempts - 1))
+        ids = [v.alert_id for v in batch]
+        with db.writing() as con:
+            con.execute(
+                """INSERT INTO digest_deliveries VALUES ($sub, $slot, $dest, $status, $attempts,
+                       $alerts, $error, $next, $sent)
+                   ON CONFLICT DO UPDATE SET status = excluded.status,
+                       attempts = excluded.attempts, alerts = excluded.alerts,
+                       last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at,
+                       sent_at = excluded.sent_at""",
+                {
+                    "sub": sub.name,
+                    "slot": slot,
+                    "dest": target.label,
+                    "status": "failed" if outcome.reason else "sent",
+                    "attempts": attempts,
+                    "alerts": len(batch),
+                    "error": outcome.reason,
+                    "next": now + timedelta(seconds=delay) if outcome.reason else None,
+                    "sent": None if outcome.reason else now,
+                },
+            )
+            if outcome.reason:
                 con.execute(
-                    "UPDATE alerts SET status = ?, note = ? WHERE alert_id = ?",
-                    [*held, view.alert_id],
+                    "UPDATE alerts SET last_error = ? WHERE list_contains(?, alert_id)",
+                    [f"digest to {target.label}: {outcome.reason}", ids],
                 )
             else:
-                views.append(view)
-        if not views:
-            continue
-        message = format_digest(sub.name, views, now)
-        targets, problems = destinations(sub, config.alerts.min_interval_s)
-        errors = list(problems)
-        for target in targets:
-            error = send_with_timeout(target, message, config.alerts.timeout_s)
-            if error:
-                errors.append(f"{target.label}: {error}")
-        if errors or not targets:
-            summary.errors.append(f"digest for {sub.name}: {'; '.join(errors) or 'no destination'}")
-            summary.failed += 1
-            continue
-        with transaction(con):
-            con.execute(
-                """UPDATE alerts SET status = 'sent', sent_at = ?
-                   WHERE status = 'digest' AND subscriber = ? AND alert_id <= ?""",
-                [now, sub.name, max(v.alert_id for v in views)],
-            )
+                for alert_id in ids:
+                    _record(con, alert_id, target.label, None, now)
+        if outcome.reason:
+            errors.append(f"digest for {sub.name}: {target.label}: {outcome.reason}")
+        else:
+            accepted += 1
+    summary.digests += 1 if accepted else 0  # one digest per subscriber, however many outlets
+    with db.writing() as con:
+        labels = [t.label for t in targets]
+        # An alert is sent once every destination has it; the others stay waiting, so a
+        # destination that gave up today gets them in tomorrow's digest.
+        if labels and not problems:
+            marked = con.execute(
+                """UPDATE alerts SET status = 'sent', sent_at = $now, last_error = NULL
+                   WHERE status = 'digest' AND subscriber = $sub AND (
+                       SELECT count(DISTINCT destination) FROM alert_deliveries d
+                       WHERE d.alert_id = alerts.alert_id AND d.status = 'sent'
+                         AND list_contains($labels, d.destination)) = len($labels)
+                   RETURNING alert_id""",
+                {"now": now, "sub": sub.name, "labels": labels},
+            ).fetchall()
+            summary.sent += len(marked)
+        finished = con.execute(
+            """SELECT count(*) FROM digest_deliveries WHERE subscriber = ? AND slot = ?
+                 AND (status = 'sent' OR attempts >= ?)""",
+            [sub.name, slot, config.alerts.max_attempts],
+        ).fetchone()[0]  # type: ignore[index]
+        if targets and finished >= len(targets):
+            # The slot is over once every destination has it or has used its attempts.
             con.execute(
                 "INSERT INTO digests VALUES (?, ?) ON CONFLICT DO UPDATE SET last_sent_at = ?",
                 [sub.name, now, now],
             )
-        summary.digests += 1
-        summary.sent += len(views)
-    return summary
+    if errors or not targets:
+        summary.errors += errors or [f"digest for {sub.name}: no destination"]
+        summary.failed += 1
 
 
 def send_test(subscriber: SubscriberConfig, timeout_s: float) -> list[tuple[str, str | None]]:
-    """(destination label, error or None) for a test message to each destination.
-
-    A failure carries Apprise's own reason (read from its log for that send, credentials
-    masked): "SMTP AUTH extension not supported by server" says more than "refused".
-    """
+    """(destination label, error or None) for a test message to each destination."""
     targets, problems = destinations(subscriber)
     message = Message(
         "Spacewatch test message",
@@ -445,14 +611,55 @@ def send_test(subscriber: SubscriberConfig, timeout_s: float) -> list[tuple[str,
         f"<p>This is a test from Spacewatch for <b>{subscriber.name}</b>.</p>",
     )
     results: list[tuple[str, str | None]] = [(p.split(":", 1)[0], p) for p in problems]
-    for target in targets:
-        with capture_apprise_log() as records:
-            error = send_with_timeout(target, message, timeout_s)
-        if error:
-            reason = apprise_reason(list(records), target.secrets)
-            if reason:
-                # A timeout keeps its own words; a bare refusal gives way to Apprise's reason.
-                generic = error == "the destination refused the message"
-                error = f"Apprise: {reason}" if generic else f"{error} (Apprise: {reason})"
-        results.append((target.label, error))
+    with Sender() as worker:
+        for target in targets:
+            results.append((target.label, send_message(worker, target, message, timeout_s).reason))
     return results
+
+
+# --- delivery passes, outside the writer ----------------------------------------------------
+
+# Passes in one delivery run: alerts committed while a pass was sending are picked up by the
+# next; a run that found nothing to send ends.
+MAX_PASSES = 10
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextmanager
+def delivering(config: Config, wait_s: float) -> Iterator[ShortWrites]:
+    """The delivery lock, the warehouse migrated once, then short writes only."""
+    path = config.warehouse_path
+    with delivery_lock(path, wait_s):
+        with writer_lock(path, wait_s):
+            open_for_writing(path).close()  # migrations and views, before any short write
+        yield ShortWrites(path, wait_s)
+
+
+def deliver_pending(
+    config: Config, wait_s: float, clock: Callable[[], datetime] = _now
+) -> DeliverySummary:
+    """Every due immediate alert, sent outside the writer: what the `spacewatch-delivery`
+    flow and the end of `spacewatch run` do."""
+    total = DeliverySummary()
+    if not config.subscribers or not config.warehouse_path.exists():
+        return total
+    with delivering(config, wait_s) as db, Sender() as worker:
+        for _ in range(MAX_PASSES):
+            summary = deliver_due(db, config, clock(), sender=worker)
+            total.add(summary)
+            if not summary.sent:
+                break
+    return total
+
+
+def deliver_digests(
+    config: Config, wait_s: float, now: datetime | None = None, *, force: bool = False
+) -> DeliverySummary:
+    """The digests that are due, sent outside the writer (the `spacewatch-digest` flow)."""
+    if not config.subscribers or not config.warehouse_path.exists():
+        return DeliverySummary()
+    with delivering(config, wait_s) as db:
+        return send_digests(db, config, now or _now(), force=force)

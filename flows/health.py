@@ -3,7 +3,8 @@ ingest volume, judge it (`extractors/health.py`), tell the operator, and show it
 `spacewatch status`.
 
 `check_health` only reads, so it works on the pipeline's connection and on the analysts'
-snapshot alike; `notify_health` writes `health_notices` and so needs the writer's connection.
+snapshot alike; `notify_health` writes `health_notices`, opening the writer only to record
+(after a run has let go of it, like every delivery).
 """
 
 from __future__ import annotations
@@ -33,7 +34,15 @@ from ..extractors.health import (
     match_due_notices,
 )
 from .config import Config, HealthConfig
-from .delivery import _in_quiet_hours, destinations, send_with_timeout
+from .delivery import (
+    ShortWrites,
+    Writes,
+    _in_quiet_hours,
+    as_writes,
+    destinations,
+    send_with_timeout,
+)
+from .sending import Sender
 
 # `spacewatch status` exits with this when it found problems (0 when healthy, 1 when it could
 # not check at all, for instance without a warehouse), so cron or systemd can act on it.
@@ -94,6 +103,7 @@ def load_alert_backlogs(con: duckdb.DuckDBPyConnection) -> tuple[AlertBacklog, .
            FROM alerts a LEFT JOIN last_sent l USING (subscriber)
                 LEFT JOIN delivered d USING (subscriber)
            WHERE a.status IN ('pending', 'failed')
+              OR (a.status = 'digest' AND a.last_error IS NOT NULL)  -- a digest destination failing
            GROUP BY a.subscriber ORDER BY a.subscriber"""
     ).fetchall()
     return tuple(AlertBacklog(*row) for row in rows)
@@ -169,26 +179,48 @@ def _open_notices(
 
 
 def notify_health(
-    con: duckdb.DuckDBPyConnection, config: Config, report: HealthReport, now: datetime
+    db: Writes | duckdb.DuckDBPyConnection,
+    config: Config,
+    report: HealthReport,
+    now: datetime,
 ) -> NoticeSummary:
     """Send each `[health] notify` subscriber the problems it has not heard about (or not for
-    `renotify_after_h`), one message per destination; mark problems that are gone resolved."""
+    `renotify_after_h`), one message per destination; mark problems that are gone resolved.
+
+    With `ShortWrites` the warehouse is open only to read and to record, never during a send.
+    """
+    db = as_writes(db)
     summary = NoticeSummary()
     current = {p.key for p in report.problems if p.notify}
-    open_rows = con.execute(
-        "SELECT DISTINCT problem_key FROM health_notices WHERE resolved_at IS NULL"
-    ).fetchall()
-    gone = [key for (key,) in open_rows if key not in current]
-    if gone:
-        con.execute(
-            """UPDATE health_notices SET resolved_at = ?
-               WHERE resolved_at IS NULL AND list_contains(?, problem_key)""",
-            [now, gone],
-        )
+    with db.writing() as con:
+        open_rows = con.execute(
+            "SELECT DISTINCT problem_key FROM health_notices WHERE resolved_at IS NULL"
+        ).fetchall()
+        gone = [key for (key,) in open_rows if key not in current]
+        if gone:
+            con.execute(
+                """UPDATE health_notices SET resolved_at = ?
+                   WHERE resolved_at IS NULL AND list_contains(?, problem_key)""",
+                [now, gone],
+            )
+        notices = _open_notices(con)
     problems = [p for p in report.problems if p.notify]
     if not problems:
         return summary
-    notices = _open_notices(con)
+    with Sender() as worker:
+        _notify(db, config, problems, notices, now, worker, summary)
+    return summary
+
+
+def _notify(
+    db: Writes,
+    config: Config,
+    problems: list[Problem],
+    notices: dict[tuple[str, str], dict[str, datetime | None]],
+    now: datetime,
+    worker: Sender,
+    summary: NoticeSummary,
+) -> None:
     where = str(config.warehouse_path)
     wanted = set(config.health.notify)
     for sub in (s for s in config.subscribers if s.name in wanted):
@@ -207,16 +239,16 @@ def notify_health(
             if not due:
                 continue
             error = send_with_timeout(
-                target, format_health_notice(due, now, where), config.alerts.timeout_s
+                target, format_health_notice(due, now, where), config.alerts.timeout_s, worker
             )
-            for problem in due:
-                _record_notice(con, problem, sub.name, target.label, error, now)
+            with db.writing() as con:
+                for problem in due:
+                    _record_notice(con, problem, sub.name, target.label, error, now)
             if error:
                 summary.errors.append(f"health notice to {sub.name} {target.label}: {error}")
             else:
                 summary.sent += 1
                 summary.problems += len(due)
-    return summary
 
 
 def _record_notice(
@@ -256,19 +288,45 @@ def _record_notice(
 
 @task(name="health-check", cache_policy=NO_CACHE)
 def health_check_task(con: duckdb.DuckDBPyConnection, config: Config) -> HealthReport:
-    """Judge the warehouse at the end of a run and notify the operator of new problems."""
+    """Judge the warehouse at the end of a run (the operator is told after the run let go of
+    the writer: `health_notify_task`)."""
     now = datetime.now(UTC)
-    cur = con.cursor()
-    report = check_health(cur, config, now)
-    notified = notify_health(cur, config, report, now)
+    report = check_health(con.cursor(), config, now)
     logger = get_run_logger()
     for problem in report.problems:
         logger.warning(f"health: {problem.summary}")
+    return report
+
+
+@task(name="health-notify", cache_policy=NO_CACHE)
+def health_notify_task(config: Config, wait_s: float) -> NoticeSummary:
+    """Tell the operator of new problems, outside the writer: each notice is recorded in its
+    own short write."""
+    db = ShortWrites(config.warehouse_path, wait_s)
+    now = datetime.now(UTC)
+    with db.writing() as con:
+        report = check_health(con, config, now)
+    notified = notify_health(db, config, report, now)
+    logger = get_run_logger()
     if notified.sent:
         logger.info(f"health: {notified.sent} notice(s) sent covering {notified.problems}")
     for error in notified.errors:
         logger.warning(error)
-    return report
+    return notified
+
+
+def run_health_notices(config: Config, wait_s: float) -> None:
+    """After the run: notify the operator. A broken notice is logged and never fails the run."""
+    if not config.health.notify:
+        return
+    try:
+        health_notify_task(config, wait_s)
+    except Exception as exc:
+        try:
+            logger: Any = get_run_logger()
+        except Exception:  # outside a flow run
+            logger = logging.getLogger(__name__)
+        logger.error(f"health notice failed (the run itself is fine): {type(exc).__name__}: {exc}")
 
 
 def run_health_check(con: duckdb.DuckDBPyConnection, config: Config) -> HealthReport | None:

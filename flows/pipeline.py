@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from pebble import ProcessPool
@@ -26,12 +28,12 @@ from ..extractors.polling import due_feeds
 from ..extractors.tagger import discover_candidates
 from ..seeds.registry import load_corpus
 from ..warehouse import store, tags
-from ..warehouse.connect import open_for_writing, writer_lock
+from ..warehouse.connect import WarehouseBusy, open_for_writing, writer_lock
 from ..warehouse.snapshot import publish_snapshot, snapshot_due, snapshot_published_at
 from . import runners, steps
 from .config import Config
-from .delivery import DeliverySummary, deliver_due, send_digests
-from .health import run_health_check
+from .delivery import DeliverySummary, deliver_digests, deliver_pending
+from .health import run_health_check, run_health_notices
 from .run_config import load_run_config
 from .tagging import load_tagger
 from .topics import load_rules
@@ -71,9 +73,11 @@ class RunSummary:
     alert_errors: list[str] = field(default_factory=list)  # alert deliveries that failed
     # host:pid of each process that fetched and extracted a chunk ([runner] kind).
     extract_processes: list[str] = field(default_factory=list)
+    # (topic, story, article) of each new match, announced once the run has committed.
+    matches: list[tuple[str, int, int]] = field(default_factory=list, repr=False)
 
     def counters(self) -> dict[str, int | float]:
-        skip = ("run_id", "failures", "alert_errors", "snapshot_s", "extract_processes")
+        skip = ("run_id", "failures", "alert_errors", "snapshot_s", "extract_processes", "matches")
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
     def lines(self) -> list[str]:
@@ -191,15 +195,21 @@ def store_chunk_task(
     return saved, time.perf_counter() - started
 
 
-@task(name="deliver-alerts", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def deliver_task(con: duckdb.DuckDBPyConnection, config: Config) -> DeliverySummary:
-    """Immediate alerts that are due, and failed ones whose retry time has come."""
-    return deliver_due(con.cursor(), config, _now())
+# Seconds a delivery waits for the writer (a pipeline run holds it for minutes) to record.
+DELIVERY_WAIT_S = 900.0
 
 
-def emit_matches(matches: tuple[tuple[str, int, int], ...], topics: dict[str, str]) -> None:
-    """One Prefect event per new topic match, for operators' own automations. Delivery never
-    depends on them."""
+@task(name="deliver-alerts", cache_policy=NO_CACHE)
+def deliver_task(config: Config, wait_s: float = DELIVERY_WAIT_S) -> DeliverySummary:
+    """Immediate alerts that are due, and failed ones whose retry time has come; sent outside
+    the writer (flows/delivery.py)."""
+    return deliver_pending(config, wait_s, _now)
+
+
+def emit_matches(matches: Sequence[tuple[str, int, int]], topics: dict[str, str]) -> None:
+    """One Prefect event per new topic match, emitted after the run committed: they trigger
+    the `spacewatch-delivery` deployment, and operators' own automations. A lost event only
+    delays delivery to that deployment's schedule (the safety net)."""
     for topic_id, story_id, article_id in matches:
         emit_event(
             event="spacewatch.topic.matched",
@@ -316,7 +326,7 @@ def _run_cycle(
             summary.stories_new += saved.stories_new
             summary.syndicated_copies += saved.syndicated_copies
             summary.alerts_new += saved.alerts_new
-            emit_matches(saved.matches, {t.id: t.name for t in config.topics})
+            summary.matches += saved.matches
         summary.articles_s = time.perf_counter() - t0
 
         # Validators move only now, after every new entry of these feeds is stored: a run that
@@ -325,12 +335,6 @@ def _run_cycle(
             _with_new_entries(p.update, selection.new_entries.get(p.state.feed_id)) for p in polled
         ]
         save_polls_task(con, run_id, updates)
-        if config.subscribers:
-            delivered = deliver_task(con, config)
-            summary.alerts_sent = delivered.sent
-            summary.alerts_deferred = delivered.deferred
-            summary.alerts_failed = delivered.failed + delivered.retrying
-            summary.alert_errors += delivered.errors
         if summary.articles_new:
             emerging_task(con, config)
         # Last: judge the monitor itself and tell the operator; never fails the run.
@@ -368,47 +372,104 @@ def _publish(summary: RunSummary, config: Config) -> None:
     )
 
 
+def _snapshot(
+    con: duckdb.DuckDBPyConnection, config: Config, summary: RunSummary, logger: Any
+) -> None:
+    path = config.warehouse_path
+    published = snapshot_published_at(path)
+    if snapshot_due(published, _now(), config.warehouse.snapshot_every_min):
+        summary.snapshot_s = publish_task(con, path)
+    else:
+        age_min = (_now() - published).total_seconds() / 60  # type: ignore[operator]
+        logger.info(
+            f"analysts' snapshot kept: published {age_min:.0f} min ago, "
+            f"[warehouse] snapshot_every_min = {config.warehouse.snapshot_every_min:g}"
+        )
+
+
 @flow(name="spacewatch-pipeline", log_prints=True)
-def pipeline(config_path: str | None = None, wait_s: float = 0.0) -> dict:
+def pipeline(config_path: str | None = None, wait_s: float = 0.0, deliver: bool = True) -> dict:
     """Poll every due feed, fetch and extract new articles, store them in the warehouse.
+
+    After it commits and lets go of the writer it announces its matches (events that trigger
+    the `spacewatch-delivery` deployment); with `deliver` it then sends the due alerts itself,
+    as `spacewatch run` does for cron users. The deployments pass deliver=False.
 
     `config_path` empty: $SPACEWATCH_CONFIG, then the Prefect Variable `spacewatch_config`.
     """
     config = load_run_config(config_path)
     logger = get_run_logger()
     path = config.warehouse_path
+    deliver = deliver and bool(config.subscribers)
     with writer_lock(path, wait_s):
         con = open_for_writing(path)
         try:
             summary = run_cycle(con, config)
-            published = snapshot_published_at(path)
-            if snapshot_due(published, _now(), config.warehouse.snapshot_every_min):
-                summary.snapshot_s = publish_task(con, path)
-            else:
-                age_min = (_now() - published).total_seconds() / 60  # type: ignore[operator]
-                logger.info(
-                    f"analysts' snapshot kept: published {age_min:.0f} min ago, "
-                    f"[warehouse] snapshot_every_min = {config.warehouse.snapshot_every_min:g}"
-                )
+            if not deliver:
+                _snapshot(con, config, summary, logger)
         finally:
             con.close()
+    emit_matches(summary.matches, {t.id: t.name for t in config.topics})
+    run_health_notices(config, DELIVERY_WAIT_S)
+    if deliver:
+        try:
+            delivered = deliver_task(config)
+        except WarehouseBusy as exc:  # committed; the alerts wait for the next delivery
+            logger.warning(f"alerts not sent now: {exc}")
+            delivered = DeliverySummary(errors=[f"alerts not sent now: {exc}"])
+        summary.alerts_sent = delivered.sent
+        summary.alerts_deferred = delivered.deferred
+        summary.alerts_failed = delivered.failed + delivered.retrying
+        summary.alert_errors += delivered.errors
+        # The writer again, to count the deliveries in the run's row and publish a snapshot
+        # that shows them (a run in between would publish its own: nothing is lost).
+        try:
+            with writer_lock(path, wait_s):
+                con = open_for_writing(path)
+                try:
+                    con.execute(
+                        """UPDATE runs SET alerts_sent = ?, alerts_deferred = ?,
+                               alerts_failed = ? WHERE run_id = ?""",
+                        [
+                            summary.alerts_sent,
+                            summary.alerts_deferred,
+                            summary.alerts_failed,
+                            summary.run_id,
+                        ],
+                    )
+                    _snapshot(con, config, summary, logger)
+                finally:
+                    con.close()
+        except WarehouseBusy as exc:
+            logger.warning(f"delivery counts and snapshot left to the next run: {exc}")
     for line in summary.lines():
         logger.info(line)
     _publish(summary, config)
-    return asdict(summary)
+    result = asdict(summary)
+    del result["matches"]
+    return result
 
 
 @flow(name="spacewatch-digest", log_prints=True)
-def digest_flow(config_path: str | None = None, force: bool = False, wait_s: float = 60.0) -> dict:
+def digest_flow(
+    config_path: str | None = None, force: bool = False, wait_s: float = DELIVERY_WAIT_S
+) -> dict:
     """Send the digests that are due: run hourly, each subscriber gets one at its digest hour."""
     config = load_run_config(config_path)
-    with writer_lock(config.warehouse_path, wait_s):
-        con = open_for_writing(config.warehouse_path)
-        try:
-            summary = send_digests(con, config, _now(), force=force)
-        finally:
-            con.close()
+    summary = deliver_digests(config, wait_s, _now(), force=force)
     get_run_logger().info(f"{summary.digests} digest(s) sent covering {summary.sent} alerts")
+    return asdict(summary)
+
+
+@flow(name="spacewatch-delivery", log_prints=True)
+def delivery_flow(config_path: str | None = None, wait_s: float = DELIVERY_WAIT_S) -> dict:
+    """Send the alerts that are due: triggered by each run's `spacewatch.topic.matched`
+    events, and on a short schedule as a safety net. Holds the writer only to record."""
+    config = load_run_config(config_path)
+    summary = deliver_pending(config, wait_s, _now)
+    get_run_logger().info(summary.line())
+    for error in summary.errors[:50]:
+        get_run_logger().warning(error)
     return asdict(summary)
 
 

@@ -88,7 +88,8 @@ def serve_forever(config: Config, port: int, console: Console) -> None:
             s = config.schedule
             console.print(
                 f"Serving {len(deployments)} deployments with {config_path}: pipeline every "
-                f"{s.pipeline_every_min:g} min, digest '{s.digest_cron}', maintenance "
+                f"{s.pipeline_every_min:g} min, alerts on each match and every "
+                f"{s.delivery_every_min:g} min, digest '{s.digest_cron}', maintenance "
                 f"'{s.maintenance_cron}' ({s.timezone}). Ctrl-C stops."
             )
             upcoming = next_runs(deployments, datetime.now(UTC))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,8 +79,9 @@ def test_alert_log_shows_each_destination_and_waiting_digests(
     # server, the webhook was refused; the alert stays pending for a retry.
     desk_alerts = {r["alert_id"] for r in desk}
     assert len(desk) == 2 * len(desk_alerts) > 0
-    mail = [r for r in desk if r["destination"].startswith("mailto")]
-    hook = [r for r in desk if r["destination"].startswith("json")]
+    # Destinations are labels: subscriber, scheme, host and a short hash of the URL.
+    mail = [r for r in desk if re.fullmatch(r"desk/mailto://127\.0\.0\.1:\d+#[0-9a-f]{6}", r["destination"])]
+    hook = [r for r in desk if re.fullmatch(r"desk/json://127\.0\.0\.1:9#[0-9a-f]{6}", r["destination"])]
     assert len(mail) == len(hook) == len(desk_alerts)
     assert all(r["delivery_status"] == "sent" and r["delivery_sent_at"] for r in mail)
     assert all(r["delivery_status"] == "failed" and r["delivery_last_error"] for r in hook)

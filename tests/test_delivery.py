@@ -183,8 +183,14 @@ def test_sigkill_during_delivery_loses_nothing_and_resends_nothing_marked_sent(t
     for alert_id in sent_before:
         assert received.count(alert_id) == 1, alert_id  # none marked sent was sent again
     assert {r[0] for r in query(wh, "SELECT status FROM alerts")} == {"sent"}
-    # The killed run is marked interrupted by the next run.
-    assert query(wh, "SELECT status FROM runs") == [("running",)]
+    # Delivery began only after the run had committed and let go of the writer.
+    assert query(wh, "SELECT status FROM runs") == [("completed",)]
+    # A run killed before it committed is marked interrupted by the next run.
+    con = open_for_writing(wh)
+    try:
+        con.execute("UPDATE runs SET status = 'running', finished_at = NULL")
+    finally:
+        con.close()
     pipeline.run_pipeline(config)
     assert query(wh, "SELECT status FROM runs ORDER BY run_id") == [("interrupted",), ("completed",)]
 
@@ -245,3 +251,87 @@ def test_quiet_hours_defer_and_apprise_config_files_work(tmp_path: Path, sample_
             con.close()
         assert morning.sent == count
         assert len(hook.posts) == posts_before + count  # through the Apprise config file
+
+
+class HoldingHook:
+    """A webhook that reads each request whole, then holds its answer until released; it notes,
+    as each request arrives, whether an earlier attempt's connection is still open."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.release = threading.Event()
+        self.connections: list[socket.socket] = []
+        self.open_at_arrival: list[int] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                hook.open_at_arrival.append(sum(_still_open(c) for c in hook.connections))
+                hook.connections.append(self.connection)
+                hook.release.wait(60)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the sender is gone
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> HoldingHook:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}/hold"
+
+
+def _still_open(connection: object) -> bool:
+    import socket
+
+    try:
+        return connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""  # type: ignore[attr-defined]
+    except BlockingIOError:
+        return True  # nothing to read, not closed: the sender still waits for its answer
+    except OSError:
+        return False
+
+
+def test_a_timed_out_send_is_stopped_before_the_message_is_sent_again(tmp_path: Path, sample_server: LoopbackServer) -> None:
+    with HoldingHook() as hook:
+        config = write_config(tmp_path, sample_feeds(sample_server.base_url))
+        config.write_text(
+            config.read_text()
+            + "\n[alerts]\nmin_interval_s = 0\ntimeout_s = 1\nretry_base_s = 60\n"
+            + '\n[[topics]]\nid = "sfd"\nname = "Space Force deployments"\nthemes = ["space_force_deployment"]\n'
+            + f'[[subscribers]]\nname = "desk"\nurls = ["{hook.url()}"]\ntopics = ["sfd"]\n',
+            encoding="utf-8",
+        )
+        cfg = load_config(config)
+        summary = pipeline.run_pipeline(config)  # every send times out: the hook never answers
+        alerts = summary.alerts_new
+        assert alerts > 0 and summary.alerts_sent == 0 and len(hook.connections) == alerts
+        wh = tmp_path / "wh.duckdb"
+        errors = query(wh, "SELECT DISTINCT status, last_error FROM alert_deliveries")
+        assert errors == [("failed", "no answer within 1 s; the send was stopped (the destination may have received it)")]
+        con = open_for_writing(wh)
+        try:
+            retry = deliver_due(con, cfg, datetime.now(UTC) + timedelta(minutes=5))
+        finally:
+            con.close()
+        assert retry.sent == 0 and len(hook.connections) == 2 * alerts
+    # When each message was sent again, no earlier attempt was still under way.
+    assert hook.open_at_arrival == [0] * (2 * alerts)

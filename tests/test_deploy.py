@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -82,20 +83,54 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield url, home
 
 
+def _yaml_schedule(entry: dict) -> tuple:
+    if "interval" in entry:
+        return ("interval", float(entry["interval"]), entry["timezone"])
+    return ("cron", entry["cron"], entry["timezone"])
+
+
+def _built_schedule(schedule: object) -> tuple:
+    if hasattr(schedule, "interval"):
+        return ("interval", schedule.interval.total_seconds(), schedule.timezone)  # type: ignore[attr-defined]
+    return ("cron", schedule.cron, schedule.timezone)  # type: ignore[attr-defined]
+
+
 def test_prefect_yaml_matches_what_serve_builds() -> None:
+    from prefect.events import DeploymentEventTrigger
+
+    from spacewatch.flows.deployments import build_deployments
+
     spec = yaml.safe_load((ROOT / "deploy" / "prefect.yaml").read_text())
-    by_name = {d["name"]: d for d in spec["deployments"]}
+    in_yaml = {d["name"]: d for d in spec["deployments"]}
     defaults = ScheduleConfig()
     # The operators' example file states the same defaults.
     assert load_config(ROOT / "deploy" / "spacewatch.example.toml").schedule == defaults
-    assert by_name["pipeline"]["schedules"] == [{"interval": defaults.pipeline_every_min * 60, "timezone": "UTC"}]
-    assert by_name["digest"]["schedules"][0]["cron"] == defaults.digest_cron
-    assert by_name["maintenance"]["schedules"][0]["cron"] == defaults.maintenance_cron
-    for d in by_name.values():
-        assert d["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
-        module, func = d["entrypoint"].split(":")
+    built = {d.name: d for d in build_deployments(Path("/etc/spacewatch/s.toml"), defaults)}
+    assert set(built) == set(in_yaml) == {"pipeline", "delivery", "digest", "maintenance"}
+    for name, d in built.items():
+        y = in_yaml[name]
+        # Module entrypoints: "pkg.module:func" in the file, "pkg.module.func" when built.
+        assert d.entrypoint == y["entrypoint"].replace(":", "."), name
+        module, func = y["entrypoint"].split(":")
         __import__(module)
         assert callable(getattr(sys.modules[module], func))
+        assert [_built_schedule(s.schedule) for s in d.schedules] == [
+            _yaml_schedule(s) for s in y["schedules"]
+        ], name
+        assert d.parameters == y["parameters"] | {"config_path": "/etc/spacewatch/s.toml"}, name
+        assert y["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+        assert d.concurrency_limit == 1 and d.concurrency_options.collision_strategy.value == "CANCEL_NEW"  # type: ignore[union-attr]
+        assert d.tags == y["tags"] and d.description == y["description"], name
+        triggers = [
+            DeploymentEventTrigger(**{k: v for k, v in t.items() if k != "type"}).model_dump()
+            for t in y.get("triggers", [])
+        ]
+        assert [t.model_dump() for t in d.triggers] == triggers, name
+    # Delivery is started by the pipeline's match events, and the pipeline leaves it the sending.
+    (trigger,) = built["delivery"].triggers
+    assert trigger.expect == {"spacewatch.topic.matched"} and trigger.threshold == 1
+    assert built["pipeline"].parameters["deliver"] is False
+    assert _built_schedule(built["delivery"].schedules[0].schedule)[1] == defaults.delivery_every_min * 60
 
 
 def test_deploy_then_a_worker_runs_the_pipeline_once_and_cancels_the_overlap(
@@ -116,7 +151,7 @@ def test_deploy_then_a_worker_runs_the_pipeline_once_and_cancels_the_overlap(
     prefect("--no-prompt", "deploy", "--all", "--prefect-file", "deploy/prefect.yaml")
 
     found = deployments(url)
-    assert set(found) == {"pipeline", "digest", "maintenance"}
+    assert set(found) == {"pipeline", "delivery", "digest", "maintenance"}
     pipe = found["pipeline"]
     assert [s["schedule"].get("interval") for s in pipe["schedules"]] == [900.0]
     assert [s["schedule"]["cron"] for s in found["digest"]["schedules"]] == ["5 * * * *"]
@@ -125,6 +160,14 @@ def test_deploy_then_a_worker_runs_the_pipeline_once_and_cancels_the_overlap(
     assert pipe["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
     assert pipe["parameters"]["config_path"] == str(sample_config)
     assert pipe["work_pool_name"] == "spacewatch-test"
+    assert pipe["parameters"]["deliver"] is False
+    # The delivery deployment's trigger became an automation on the server.
+    automations = api(url, "/automations/filter", {})
+    runs_delivery = [
+        a for a in automations  # type: ignore[union-attr]
+        if any(act.get("deployment_id") == found["delivery"]["id"] for act in a["actions"])
+    ]
+    assert [a["trigger"]["expect"] for a in runs_delivery] == [["spacewatch.topic.matched"]]
 
     # Schedules off, so only the two manual runs below reach the worker.
     for d in found.values():
@@ -181,28 +224,47 @@ def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
         [*sample_feeds(sample_server.base_url), (gone, "gone")],
         schedule='timezone = "Europe/Paris"',
     )
+    from receivers import WebhookSink
+
+    hook = WebhookSink().__enter__()
+    config.write_text(
+        config.read_text()
+        + '\n[alerts]\nmin_interval_s = 0\nmax_age_h = 0\n[[topics]]\nid = "lunar"\n'
+        + 'name = "Lunar station"\nthemes = ["moon_base_ilrs"]\n[[subscribers]]\nname = "desk"\n'
+        + f'urls = ["{hook.url()}"]\ntopics = ["lunar"]\n',
+        encoding="utf-8",
+    )
     port = free_port()
     env = prefect_env(tmp_path / "prefect-home", None)
     env.pop("PREFECT_API_URL", None)
     env.pop("PREFECT_LOGGING_LEVEL", None)  # the terminal's default: quiet
     env["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"] = "2"
     started = time.monotonic()
+    hook = WebhookSink().__enter__()
+    sample_config.write_text(
+        sample_config.read_text()
+        + '\n[alerts]\nmin_interval_s = 0\n[[topics]]\nid = "lunar"\nname = "Lunar station"\n'
+        + f'themes = ["moon_base_ilrs"]\n[[subscribers]]\nname = "desk"\nurls = ["{hook.url()}"]\n'
+        + 'topics = ["lunar"]\n',
+        encoding="utf-8",
+    )
     serve = subprocess.Popen(
         [str(BIN / "spacewatch"), "serve", "--config", str(config), "--port", str(port)],
         env=env, cwd=tmp_path, stdout=(tmp_path / "serve.log").open("w"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/api"
+    wh = load_config(sample_config).warehouse_path
     try:
         deadline = time.monotonic() + 240
         found: dict[str, dict] = {}
-        while time.monotonic() < deadline and len(found) < 3:
+        while time.monotonic() < deadline and len(found) < 4:
             time.sleep(1)
             assert serve.poll() is None, (tmp_path / "serve.log").read_text()
             try:
                 found = deployments(url)
             except httpx.HTTPError:
                 continue
-        assert set(found) == {"pipeline", "digest", "maintenance"}
+        assert set(found) == {"pipeline", "delivery", "digest", "maintenance"}
         pipe = found["pipeline"]
         assert [s["schedule"]["interval"] for s in pipe["schedules"]] == [900.0]
         assert pipe["global_concurrency_limit"]["limit"] == 1
@@ -211,6 +273,7 @@ def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
         # The UI asks the server where the API is: the port serve was given.
         ui = httpx.get(f"http://127.0.0.1:{port}/ui-settings", timeout=10).json()
         assert ui["api_url"] == url
+        assert pipe["parameters"]["deliver"] is False
 
         (run_id,) = [api(url, f"/deployments/{pipe['id']}/create_flow_run", {})["id"]]  # type: ignore[index]
         runs = wait_final(url, [run_id])
@@ -238,17 +301,32 @@ def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
                 upcoming = api(url, "/flow_runs/filter", body)
                 if upcoming:
                     scheduled[name] = upcoming[0]["expected_start_time"]  # type: ignore[index]
-            if len(scheduled) == 3:
+            if len(scheduled) == len(found):
                 break
             time.sleep(1)
+        wh = load_config(config).warehouse_path
+        # The run's match events trigger the delivery deployment, which sends every alert.
+        (alerts,) = query(wh, "SELECT count(*) FROM alerts")[0]
+        assert alerts > 0
+        deadline = time.monotonic() + 180
+        while len(hook.posts) < alerts and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(hook.posts) == alerts, (tmp_path / "serve.log").read_text()[-3000:]
+        delivery = api(url, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [found["delivery"]["id"]]}}})
+        triggered = [r for r in delivery if r["idempotency_key"] and not r["auto_scheduled"]]  # type: ignore[union-attr]
+        # One delivery for the run's matches: the trigger ignores the rest for a minute.
+        assert len(triggered) == 1, [(r["auto_scheduled"], r["idempotency_key"]) for r in delivery]  # type: ignore[union-attr]
+        (committed,) = query(wh, "SELECT epoch(finished_at) FROM runs")[0]
+        delays = [t - committed for t in hook.times]
     finally:
         serve.send_signal(signal.SIGINT)
         code = serve.wait(timeout=120)
+        hook.__exit__(None, None, None)
     log = (tmp_path / "serve.log").read_text()
     assert code == 0, log[-3000:]
     assert "Stopped." in log
-    wh = load_config(config).warehouse_path
     assert query(wh, "SELECT status FROM runs") == [("completed",)]
+    assert {r[0] for r in query(wh, "SELECT status FROM alerts")} == {"sent"}
     with pytest.raises(httpx.HTTPError):  # the server went with it
         httpx.get(f"{url}/health", timeout=2)
 
@@ -258,13 +336,16 @@ def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
     missing = f"page failed: {sample_server.base_url}/pages/lunar-ledger/withdrawn-story.html: "
     assert any(m.startswith(missing) and "404" in m for m in messages), messages
 
-    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     paris = ZoneInfo("Europe/Paris")
-    assert set(scheduled) == {"pipeline", "digest", "maintenance"}, scheduled
+    assert set(scheduled) == {"pipeline", "delivery", "digest", "maintenance"}, scheduled
     for name, when in scheduled.items():
         local = datetime.fromisoformat(when).astimezone(paris)
         line = f"{name} next run {local:%Y-%m-%d %H:%M %Z} (Europe/Paris)"
         assert line in " ".join(log.split()), (line, log[:3000])
     print(f"serve path: {elapsed:.1f} s")
+    print(
+        f"commit -> alert arrival through the triggered delivery: first {min(delays):.1f} s, "
+        f"last {max(delays):.1f} s ({alerts} alerts, {datetime.now():%Y-%m-%d})"
+    )

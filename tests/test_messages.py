@@ -188,7 +188,7 @@ def test_snippet_names_only_evidence_it_shows(text: str, evidence: list[str], ti
 def test_each_apprise_plugin_is_given_the_rendering_of_its_own_format() -> None:
     import apprise
 
-    from spacewatch.flows.delivery import _formats
+    from spacewatch.flows.sending import plugin_formats as _formats
 
     m = Message("t", "md", "<p>h</p>", "txt", "slk")
     expected = {

@@ -29,6 +29,12 @@ def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
+# Delivery records each outcome under the writer lock for a few milliseconds at a time
+# (flows/delivery.py), so whoever needs the writer waits at least this long before calling the
+# warehouse busy.
+SHORT_HOLD_GRACE_S = 5.0
+
+
 @contextmanager
 def writer_lock(path: Path, wait_s: float = 0.0) -> Iterator[None]:
     """Exclusive advisory lock beside the warehouse, held for a whole run.
@@ -36,8 +42,26 @@ def writer_lock(path: Path, wait_s: float = 0.0) -> Iterator[None]:
     DuckDB's own file lock only covers an open connection; this one covers the whole run, so
     a second run never interleaves with the first, and its message can say who holds it.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock_file = lock_path(path)
+    busy = (
+        f"{path}: another Spacewatch run is writing this warehouse " + "({holder}); "
+        "it was left untouched - try again when that run ends, or pass --wait"
+    )
+    with _exclusive(lock_path(path), max(wait_s, SHORT_HOLD_GRACE_S), busy):
+        yield
+
+
+@contextmanager
+def delivery_lock(path: Path, wait_s: float) -> Iterator[None]:
+    """One sender at a time per warehouse (a triggered delivery, `spacewatch run`'s own, the
+    digest), so two of them never send the same message. Independent of the writer lock."""
+    busy = f"{path}: another Spacewatch delivery is sending " + "({holder})"
+    with _exclusive(path.with_name(path.name + ".delivery.lock"), wait_s, busy):
+        yield
+
+
+@contextmanager
+def _exclusive(lock_file: Path, wait_s: float, busy: str) -> Iterator[None]:
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
     handle = lock_file.open("a+")
     deadline = time.monotonic() + wait_s
     try:
@@ -49,11 +73,8 @@ def writer_lock(path: Path, wait_s: float = 0.0) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     handle.seek(0)
                     holder = handle.read().strip() or "unknown process"
-                    raise WarehouseBusy(
-                        f"{path}: another Spacewatch run is writing this warehouse ({holder}); "
-                        "it was left untouched - try again when that run ends, or pass --wait"
-                    ) from None
-                time.sleep(0.2)
+                    raise WarehouseBusy(busy.replace("{holder}", holder)) from None
+                time.sleep(0.05)
         handle.seek(0)
         handle.truncate()
         handle.write(

@@ -124,7 +124,7 @@ FROM feeds f;
 
 -- Alert log: one row per alert and destination (alert_deliveries), so each destination's
 -- latest delivery state is visible; an alert not yet tried anywhere (digest, quiet hours, or
--- queued) has one row with a NULL destination. Destinations are stored masked, never as URLs.
+-- queued) has one row with a NULL destination. Destinations are labels, never URLs or tokens.
 CREATE OR REPLACE VIEW v_alert_log AS
 SELECT al.alert_id, al.created_at, al.topic_id, al.severity, al.mode, al.subscriber,
        al.evidence AS matched_terms,
