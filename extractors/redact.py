@@ -19,6 +19,14 @@ import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 MASK = "***"
+# Query parameters of Apprise URLs that tune a plugin or name a mailbox, never a credential;
+# every other parameter value (tokens, +headers, -fields, passwords) is a secret part.
+PUBLIC_PARAMS = frozenset(
+    {
+        "format", "overflow", "mode", "cto", "rto", "retry", "wait", "optional", "verify",
+        "smtp", "method", "to", "from", "cc", "bcc", "name", "reply",
+    }
+)  # fmt: skip
 # Schemes whose host part is a server's name (webhooks, mail, self-hosted services), not a
 # token. Every other scheme shows no host at all: `slack://TokenA/...` keeps TokenA there.
 HOST_SCHEMES = frozenset(
@@ -85,11 +93,17 @@ def secret_parts(url: str) -> tuple[str, ...]:
             found.add(parts.netloc)
         found.update(parts.path.split("/"))
         for key, value in parse_qsl(parts.query.replace("+", "%2B"), keep_blank_values=True):
+            if key.lower() in PUBLIC_PARAMS:
+                continue  # `format=html`, `to=desk@...`: masking them would garble every reason
             found.add(value)
             found.update(value.split())
             if key[:1] in ("+", "-", ":"):
                 found.add(key[1:])  # rarely secret, but a header name can be an API key
-        found.update(piece.split("=", 1)[-1] for piece in parts.query.split("&"))
+        found.update(
+            piece.split("=", 1)[-1]
+            for piece in parts.query.split("&")
+            if piece.split("=", 1)[0].lower() not in PUBLIC_PARAMS
+        )
     except ValueError:
         pass
     found |= {unquote(x) for x in found}

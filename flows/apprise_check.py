@@ -12,53 +12,11 @@ import difflib
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-MASK = "***"
-# Query parameters of Apprise URLs that tune a plugin or name a mailbox, never a credential;
-# every other parameter value (tokens, +headers, -fields, passwords) is masked.
-_PUBLIC_PARAMS = frozenset(
-    {
-        "format", "overflow", "mode", "cto", "rto", "retry", "wait", "optional", "verify",
-        "smtp", "method", "to", "from", "cc", "bcc", "name", "reply",
-    }
-)  # fmt: skip
+from ..extractors.redact import mask_secrets, secret_parts
+
 _MAX_REASON = 400
-
-
-def secret_parts(url: str) -> tuple[str, ...]:
-    """Every part of an Apprise URL that may be a credential, longest first.
-
-    User, password, path segments, the values of query parameters that are not known to be
-    harmless, and the host when it is not a host name (Discord, Slack and Telegram put
-    tokens there). Parts shorter than 3 characters are left alone: masking them would mask
-    letters inside ordinary words, and they protect nothing.
-    """
-    try:
-        parts = urlsplit(url)
-        # As written: `hostname` is lower-cased, and a token in that position is not.
-        host = parts.netloc.rpartition("@")[2]
-        host = host if host.startswith("[") else host.split(":")[0]
-        found = [parts.username or "", parts.password or ""]
-    except ValueError:  # a bad port: fall back to masking every segment
-        return tuple(
-            sorted(
-                {p for p in url.replace("?", "/").split("/") if len(p) >= 3}, key=len, reverse=True
-            )
-        )
-    if host and "." not in host and ":" not in host and host != "localhost":
-        found.append(host)
-    found += [s for s in parts.path.split("/") if "@" not in unquote(s)]
-    found += [v for k, v in parse_qsl(parts.query) if k.lower().lstrip("+-:") not in _PUBLIC_PARAMS]
-    found.append(parts.fragment)
-    out = {p for value in found for p in (value, unquote(value)) if len(p) >= 3}
-    return tuple(sorted(out, key=len, reverse=True))
-
-
-def mask_secrets(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, MASK)
-    return text
 
 
 class _Collect(logging.Handler):

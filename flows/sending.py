@@ -162,9 +162,9 @@ def plugin_formats(plugin: object) -> list[str]:
 
 
 def _serve() -> None:
-    import logging
-
     import apprise
+
+    from .apprise_check import apprise_reason, capture_apprise_log
 
     cache: dict = {}
     out = os.fdopen(sys.stdout.fileno(), "wb", buffering=0)
@@ -175,7 +175,7 @@ def _serve() -> None:
         try:
             target = _apprise_for(request["target"], request["interval"], cache)
             message = Message(**request["message"])
-            with apprise.LogCapture(level=logging.WARNING) as log:
+            with capture_apprise_log() as records:
                 ok = True
                 for plugin in target:  # type: ignore[attr-defined]
                     body, body_format = message.body_for(
@@ -186,12 +186,9 @@ def _serve() -> None:
                     sent = single.notify(title=message.title, body=body, body_format=body_format)
                     ok = bool(sent) and ok
             if not ok:
-                lines = [
-                    line.split(" - ", 2)[-1].strip()
-                    for line in log.getvalue().splitlines()  # type: ignore[union-attr]
-                    if line.strip()
-                ]
-                reason = "the destination refused the message" + (f": {lines[-1]}" if lines else "")
+                # Apprise's own words (no SMTP AUTH, no STARTTLS, refused...): the parent masks.
+                why = apprise_reason(records, ())
+                reason = "the destination refused the message" + (f": {why}" if why else "")
         except Exception as exc:  # a plugin that raises; the parent masks the text
             ok, reason = False, f"the notification library failed ({type(exc).__name__}: {exc})"
         out.write(json.dumps({"ok": ok, "reason": reason}).encode() + b"\n")

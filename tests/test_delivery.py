@@ -315,7 +315,7 @@ def test_a_timed_out_send_is_stopped_before_the_message_is_sent_again(tmp_path: 
         config = write_config(tmp_path, sample_feeds(sample_server.base_url))
         config.write_text(
             config.read_text()
-            + "\n[alerts]\nmin_interval_s = 0\ntimeout_s = 1\nretry_base_s = 60\n"
+            + "\n[alerts]\nmin_interval_s = 0\ntimeout_s = 1\nretry_base_s = 60\nmax_age_h = 0\n"
             + '\n[[topics]]\nid = "sfd"\nname = "Space Force deployments"\nthemes = ["space_force_deployment"]\n'
             + f'[[subscribers]]\nname = "desk"\nurls = ["{hook.url()}"]\ntopics = ["sfd"]\n',
             encoding="utf-8",

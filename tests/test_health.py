@@ -481,7 +481,9 @@ def test_status_reads_live_state_so_alerts_retry_shows_at_once(tmp_path: Path) -
     smtp = SMTPServer()  # its port is chosen, but nothing listens until start()
     config = health_config(tmp_path, "http://127.0.0.1:9", smtp.url("desk@example.com"))
     config.write_text(
-        config.read_text().replace('notify = ["ops"]', "notify = []")
+        config.read_text()
+        .replace('notify = ["ops"]', "notify = []")
+        .replace("topics = []", 'topics = ["lunar"]')  # no notices: ops follows the topic
         + '\n[[topics]]\nid = "lunar"\nname = "Lunar"\nthemes = ["moon_base_ilrs"]\n'
         + '\n[[subscribers]]\nname = "desk"\nurls = ["'
         + smtp.url("desk@example.com")

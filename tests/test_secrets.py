@@ -265,14 +265,16 @@ def test_config_errors_never_show_an_expanded_value_or_a_destination(
     assert "[[subscribers]] #1 urls" in str(err.value) and not _leaks(str(err.value))
 
 
-def test_invalid_url_problems_name_a_label_not_the_url() -> None:
-    subscriber = SubscriberConfig(
-        name="ops", urls=(f"jsno://u:{MARKERS['password']}@h/{MARKERS['path']}",), topics=()
-    )
+def test_invalid_url_problems_name_a_label_not_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A URL that turns invalid after the config was loaded (the variable behind `env:` was
+    changed): the delivery problem names the destination's label, never the URL."""
+    monkeypatch.delenv("SW_OPS_URL", raising=False)
+    subscriber = SubscriberConfig(name="ops", urls=("env:SW_OPS_URL",), topics=())
+    monkeypatch.setenv("SW_OPS_URL", f"jsno://u:{MARKERS['password']}@h/{MARKERS['path']}")
     targets, problems = destinations(subscriber)
     assert targets == []
     (problem,) = problems
-    assert problem.startswith("destination #1: not a valid Apprise URL (ops/jsno#")
+    assert problem.startswith("destination #1: not a valid Apprise URL (ops/env:SW_OPS_URL")
     assert not _leaks(problem)
 
 
