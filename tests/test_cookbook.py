@@ -20,7 +20,7 @@ import pytest
 from helpers import sample_feeds, write_config
 from spacewatch.flows import pipeline
 from spacewatch.loopback import LoopbackServer, load_sample_routes
-from spacewatch.warehouse.connect import connect
+from spacewatch.warehouse.snapshot import open_snapshot
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -78,7 +78,9 @@ def test_cookbook_queries_print_their_documented_output(sample_warehouse: Path) 
         f"{COOKBOOK.name}: {len(blocks)} queries, want {MIN_QUERIES}+"
     )
 
-    con = connect(sample_warehouse, read_only=True)  # read-only, UTC, as an analyst opens it
+    # The snapshot, read-only, UTC and locked, with full-text search: what the cookbook says to
+    # open and what `spacewatch sql` / `spacewatch query` open.
+    con = open_snapshot(sample_warehouse)
     try:
         actual = [render(con, sql) for sql, _ in blocks]
     finally:
