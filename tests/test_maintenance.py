@@ -7,14 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from test_cli import spacewatch
 
 from helpers import query
 from spacewatch.flows.config import load_config
 from spacewatch.flows.maintenance import run_maintenance
-from spacewatch.warehouse.connect import open_for_writing, writer_lock
-from spacewatch.warehouse.connect import WarehouseError
+from spacewatch.warehouse.connect import WarehouseError, open_for_writing, writer_lock
 from spacewatch.warehouse.maintenance import backup_name, list_backups, restore_backup
 
 # Polls are dated from the real clock, since `spacewatch maintenance` prunes against it.
