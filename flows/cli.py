@@ -548,7 +548,7 @@ def topics_backtest(
     console.print(table)
 
 
-def _since(value: str) -> datetime:
+def _since(value: str, flag: str = "--since") -> datetime:
     import re
     from datetime import timedelta
 
@@ -559,7 +559,7 @@ def _since(value: str) -> datetime:
     try:
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
     except ValueError:
-        raise Fail(f"--since {value!r}: expected 90d, 12w or a date like 2024-01-31") from None
+        raise Fail(f"{flag} {value!r}: expected 90d, 12w or a date like 2024-01-31") from None
 
 
 @app.command()
@@ -837,7 +837,7 @@ def search(
         themes=tuple(theme or ()),
         source=source,
         since=_since(since) if since else None,
-        until=_since(until) if until else None,
+        until=_since(until, "--until") if until else None,
         relevant=relevant,
     )
     sql, params = build_search(text, filters, limit)
@@ -1156,13 +1156,42 @@ def status(
         raise typer.Exit(EXIT_UNHEALTHY)
 
 
+def command_flags(argv: list[str]) -> set[str]:
+    """Every option the command named in `argv` accepts (sub-commands resolved): error lines
+    may promise only these."""
+    command = typer.main.get_command(app)
+    flags = {opt for param in command.params for opt in param.opts}
+    args = [a for a in argv if not a.startswith("-")]
+    while args and hasattr(command, "commands"):
+        sub = command.commands.get(args.pop(0))  # type: ignore[attr-defined]
+        if sub is None:
+            continue  # an option's value, e.g. the file after -c
+        command = sub
+        flags = {opt for param in command.params for opt in param.opts}
+    return flags
+
+
+def error_line(exc: BaseException, flags: set[str]) -> str:
+    """The one line every error is printed as; it names only flags the command has."""
+    if isinstance(exc, Fail):
+        line = f"spacewatch: error: {exc}"
+        if exc.code == EXIT_BUSY and "--wait" in flags:
+            line += " (or pass --wait SECONDS to wait for it)"
+        return line
+    hint = "run again with SPACEWATCH_DEBUG=1 for the traceback"
+    if "--verbose" in flags:
+        hint = "run with --verbose for Prefect's logs, or SPACEWATCH_DEBUG=1 for the traceback"
+    return f"spacewatch: error: {type(exc).__name__}: {exc} ({hint})"
+
+
 def main() -> None:
+    flags = command_flags(sys.argv[1:])
     try:
         code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
         if isinstance(code, int) and code:
             sys.exit(code)
     except Fail as exc:
-        print(f"spacewatch: error: {exc}", file=sys.stderr)
+        print(error_line(exc, flags), file=sys.stderr)
         sys.exit(exc.code)
     except typer.Abort:
         print("spacewatch: aborted", file=sys.stderr)
@@ -1177,10 +1206,11 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if type(exc).__name__ == "Exit" and hasattr(exc, "exit_code"):
             sys.exit(exc.exit_code)
-        print(
-            f"spacewatch: error: {type(exc).__name__}: {exc} (run with --verbose for details)",
-            file=sys.stderr,
-        )
+        if os.environ.get("SPACEWATCH_DEBUG") == "1":
+            import traceback
+
+            traceback.print_exc()
+        print(error_line(exc, flags), file=sys.stderr)
         sys.exit(EXIT_FAILED)
 
 

@@ -51,7 +51,7 @@ def writer_lock(path: Path, wait_s: float = 0.0) -> Iterator[None]:
                     holder = handle.read().strip() or "unknown process"
                     raise WarehouseBusy(
                         f"{path}: another Spacewatch run is writing this warehouse ({holder}); "
-                        "it was left untouched - try again when that run ends, or pass --wait"
+                        "it was left untouched - try again when that run ends"
                     ) from None
                 time.sleep(0.2)
         handle.seek(0)
