@@ -676,8 +676,9 @@ def query(
 
     The snapshot is published at the end of every run: it is as fresh as the last completed
     run. Views: v_articles, v_actor_mentions, v_theme_mentions, v_actor_trends,
-    v_theme_trends, v_recurring, v_emerging_actors, v_feed_health, v_alert_log
-    (docs/warehouse.md).
+    v_theme_trends (and their _relevant variants), v_recurring, v_emerging_actors,
+    v_feed_health, v_alert_log, and the search_stories macro (docs/warehouse.md). The
+    connection is locked: no file, network, ATTACH, INSTALL, LOAD or SET; only SELECT.
 
     Example:
 
