@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,7 @@ import pytest
 from helpers import query as helpers_query
 from helpers import sample_feeds, write_config
 from spacewatch.flows import pipeline
-from spacewatch.loopback import LoopbackServer
+from spacewatch.loopback import LoopbackServer, load_sample_routes
 from spacewatch.warehouse.connect import open_for_writing, writer_lock
 from spacewatch.warehouse.snapshot import open_snapshot, publish_snapshot, snapshot_path
 
@@ -27,10 +28,23 @@ def sw(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture()
-def ingested(tmp_path: Path, sample_server: LoopbackServer) -> Path:
+def fresh(tmp_path: Path, sample_server: LoopbackServer) -> Path:
+    """The sample through the pipeline, for a test that changes the warehouse."""
     config = write_config(tmp_path, sample_feeds(sample_server.base_url))
     pipeline.run_pipeline(config)
     return config
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The sample through the pipeline once for the module; tests here only read it."""
+    folder = tmp_path_factory.mktemp("analysts")
+    with LoopbackServer() as server:
+        for path, route in load_sample_routes(server.base_url).items():
+            server.set(path, route)
+        config = write_config(folder, sample_feeds(server.base_url))
+        pipeline.run_pipeline(config)
+    yield config
 
 
 def test_query_works_while_the_pipeline_holds_the_warehouse(ingested: Path) -> None:
@@ -101,6 +115,32 @@ def test_queries_cannot_read_files_or_reach_the_network(
     assert "disabled by configuration" in result.stderr
     assert result.stderr.count("\n") == 1  # one line, no traceback
     assert sample_server.requests == []  # the server never heard from DuckDB
+
+
+def test_every_analyst_connection_is_locked_before_it_is_handed_out(ingested: Path, tmp_path: Path) -> None:
+    """open_snapshot serves query, search, report, export and status: all locked alike."""
+    con = open_snapshot(ingested.parent / "wh.duckdb")
+    try:
+        settings = dict(con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', "
+            "'lock_configuration', 'autoload_known_extensions', 'autoinstall_known_extensions', "
+            "'allow_community_extensions')"
+        ).fetchall())
+        assert settings == {
+            "enable_external_access": "false",
+            "lock_configuration": "true",
+            "autoload_known_extensions": "false",
+            "autoinstall_known_extensions": "false",
+            "allow_community_extensions": "false",
+        }
+        with pytest.raises(duckdb.PermissionException):
+            con.execute(f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'")
+        with pytest.raises(duckdb.InvalidInputException, match="locked"):
+            con.execute("SET enable_external_access = true")
+        assert con.execute("SELECT count(*) FROM search_stories('lunar')").fetchone()[0] > 0
+    finally:
+        con.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_query_errors_keep_duckdbs_hints(ingested: Path) -> None:
@@ -258,8 +298,8 @@ def test_search_command_and_sql_macro_agree(ingested: Path) -> None:
         con.close()
 
 
-def test_a_reader_keeps_its_snapshot_while_a_new_one_is_published(ingested: Path) -> None:
-    wh = ingested.parent / "wh.duckdb"
+def test_a_reader_keeps_its_snapshot_while_a_new_one_is_published(fresh: Path) -> None:
+    wh = fresh.parent / "wh.duckdb"
     reader = open_snapshot(wh)
     try:
         before = reader.execute("SELECT count(*) FROM articles").fetchone()

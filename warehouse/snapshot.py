@@ -83,6 +83,14 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, warehouse: Path) -> tuple[P
     return target, time.perf_counter() - started
 
 
+def _absolute(path: Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+def _real(path: Path) -> Path:
+    return path.resolve()
+
+
 def lock_down(con: duckdb.DuckDBPyConnection, writable: tuple[Path, ...] = ()) -> None:
     """Lock the connection's configuration; only the `writable` files or folders stay reachable.
 
@@ -90,8 +98,10 @@ def lock_down(con: duckdb.DuckDBPyConnection, writable: tuple[Path, ...] = ()) -
     export stages into, the file `query --out` names); DuckDB's allowed_paths and
     allowed_directories are the only exceptions to `enable_external_access = false`.
     """
-    files = [str(p.resolve()) for p in writable if not p.is_dir()]
-    folders = [str(p.resolve()) + "/" for p in writable if p.is_dir()]
+    # Both spellings of each path: DuckDB compares text, and a symlinked folder (/tmp on some
+    # systems) has an absolute and a resolved one.
+    files = sorted({str(f(p)) for p in writable if not p.is_dir() for f in (_absolute, _real)})
+    folders = sorted({str(f(p)) + "/" for p in writable if p.is_dir() for f in (_absolute, _real)})
     if files:
         con.execute("SET allowed_paths = ?", [files])
     if folders:
