@@ -98,3 +98,12 @@ def test_cookbook_queries_print_their_documented_output(sample_warehouse: Path) 
 
     for (sql, expected), got in zip(blocks, actual, strict=True):
         assert got == expected, f"query:\n{sql}"
+
+
+def test_the_docs_agree_on_the_file_to_open() -> None:
+    """Both docs send analysts to the snapshot (what `spacewatch sql` opens), not the warehouse."""
+    warehouse_md = (COOKBOOK.parent / "warehouse.md").read_text("utf-8")
+    cookbook = COOKBOOK.read_text("utf-8")
+    for text in (warehouse_md, cookbook):
+        assert "<warehouse>.snapshot.duckdb" in text and "spacewatch sql" in text
+        assert not re.search(r"duckdb\s+(-readonly\s+)?\S*wh\.duckdb", text)
