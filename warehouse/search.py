@@ -6,8 +6,10 @@ published snapshot carries (`search_articles`, `search_stories`): words are AND-
 query means the filters alone. `spacewatch search` calls the same macro with its options as
 arguments, so the command and an analyst's SQL cannot disagree (docs/warehouse.md).
 
-Matching reads the BM25 index's own tables (terms of the query, then the articles holding
-them), so the cost grows with the articles that match, not with the warehouse.
+Words are matched in the BM25 index's own tables (dict, terms), as match_bm25 reads them, not
+in the article texts; only a phrase is checked on the text, and only in the articles that hold
+all of its words. Its speed at a million articles has not been measured yet (bench/analysts.py
+times `spacewatch search`).
 """
 
 from __future__ import annotations
