@@ -169,7 +169,7 @@ def test_query_csv_is_written_as_export_writes_it(ingested: Path, tmp_path: Path
         assert len(lines) > 2
         to_file = tmp_path / f"{view}.csv"
         assert sw("query", f"SELECT * FROM {view}", "--format", "csv", "--out", str(to_file), "--config", str(ingested)).returncode == 0
-        assert to_file.read_text("utf-8") == queried.stdout
+        assert sorted(to_file.read_text("utf-8").splitlines()) == sorted(lines)
     lists = sw("query", "SELECT ['a', 'b'] AS l, true AS t, false AS f", "--format", "csv", "--config", str(ingested))
     assert lists.stdout == 'l,t,f\n"[a, b]",true,false\n'
 
