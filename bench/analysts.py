@@ -307,7 +307,7 @@ def queries() -> list[tuple[str, str, list]]:
 
     since = "2025-11-01"
     # What `spacewatch search` runs, built by the same function.
-    plain = build_search("lunar station", SearchFilters())
+    plain = build_search("lunar station", SearchFilters(relevant=False))
     filtered = build_search(
         "lunar station",
         SearchFilters(actors=("roscosmos",), since=datetime.fromisoformat(since), relevant=True),
@@ -390,13 +390,14 @@ def time_search_command(config: Path, repeat: int) -> float:
 def time_snapshot_parts(con: duckdb.DuckDBPyConnection, workdir: Path) -> dict:
     """The two halves of publish_snapshot, apart: the database copy and the BM25 index."""
     from spacewatch.warehouse.fts import load_fts
+    from spacewatch.warehouse.sqltext import sql_identifier, sql_string
 
     scratch = workdir / "split.duckdb"
     scratch.unlink(missing_ok=True)
     source = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
     started = time.perf_counter()
-    con.execute(f"ATTACH '{scratch}' AS split_copy")
-    con.execute(f'COPY FROM DATABASE "{source}" TO split_copy')
+    con.execute(f"ATTACH {sql_string(scratch)} AS split_copy")
+    con.execute(f"COPY FROM DATABASE {sql_identifier(source)} TO split_copy")
     con.execute("DETACH split_copy")
     copy_s = time.perf_counter() - started
     snap = duckdb.connect(str(scratch))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -612,7 +614,7 @@ def topics_backtest(
     console.print(table)
 
 
-def _since(value: str) -> datetime:
+def _since(value: str, flag: str = "--since") -> datetime:
     import re
     from datetime import timedelta
 
@@ -623,7 +625,7 @@ def _since(value: str) -> datetime:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise Fail(f"--since {value!r}: expected 90d, 12w or a date like 2024-01-31") from None
+        raise Fail(f"{flag} {value!r}: expected 90d, 12w or a date like 2024-01-31") from None
     # An offset is honoured (2024-01-31T08:00+02:00 is 06:00 UTC); without one, UTC.
     return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
@@ -659,34 +661,74 @@ def digest(
         raise typer.Exit(1)
 
 
-READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+def open_analyst_view(cfg: Config, writable: tuple[Path, ...] = ()) -> duckdb.DuckDBPyConnection:
+    """The snapshot, read-only and locked: no file, network, ATTACH, INSTALL, LOAD or SET.
 
-
-def open_analyst_view(cfg: Config) -> duckdb.DuckDBPyConnection:
+    `writable` lists what the tool itself writes through DuckDB (never what user SQL names).
+    """
     from ..warehouse.fts import FtsUnavailable
     from ..warehouse.snapshot import SnapshotMissing, open_snapshot
 
     try:
-        return open_snapshot(cfg.warehouse_path)
+        return open_snapshot(cfg.warehouse_path, writable)
     except (SnapshotMissing, FtsUnavailable) as exc:
         raise Fail(str(exc)) from None
 
 
-def check_read_only(sql: str, con: duckdb.DuckDBPyConnection) -> None:
-    """Refuse anything but queries, before running any of it."""
+READ_ONLY = "spacewatch query is read-only"
+_EXPLAIN = re.compile(r"\s*EXPLAIN\s*(?:\([^)]*\)\s*)?(?:ANALYZE\b)?", re.IGNORECASE)
+
+
+def duckdb_message(exc: duckdb.Error) -> str:
+    """DuckDB's message with its hints ("Did you mean", candidate bindings), without the
+    echo of the query and its caret, as a few indented lines."""
+    lines: list[str] = []
+    for line in str(exc).splitlines():
+        if line.startswith("LINE "):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return "\n  ".join(lines) or type(exc).__name__
+
+
+def check_read_only(sql: str, con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The statements to run, once each (and each EXPLAINed one) is known to be a query.
+
+    This gives the clear message; the real guard is the locked connection, which refuses
+    files, network, ATTACH, INSTALL, LOAD and SET whatever the statement looks like.
+    """
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
-        raise Fail(f"cannot parse the query: {str(exc).splitlines()[0]}") from None
+        raise Fail(f"cannot parse the query: {duckdb_message(exc)}") from None
     if not statements:
         raise Fail("empty query")
     for statement in statements:
-        kind = statement.type.name
-        if kind not in READ_ONLY_STATEMENTS:
+        kind, text = statement.type.name, statement.query
+        if kind == "EXPLAIN":
+            match = _EXPLAIN.match(text)
+            inner = con.extract_statements(text[match.end() :]) if match else []
+            kinds = [s.type.name for s in inner]
+            kind = "EXPLAIN " + (kinds[0] if len(kinds) == 1 else "(unrecognised)")
+            if kinds == ["SELECT"]:
+                continue
+        if kind != "SELECT":
             raise Fail(
-                f"spacewatch query is read-only: a {kind} statement was refused "
+                f"{READ_ONLY}: {kind} statements are refused "
                 "(the warehouse is only changed by the pipeline)"
             )
+    return [s.query for s in statements]
+
+
+def refused_or_failed(exc: duckdb.Error) -> Fail:
+    """A locked connection's refusal says read-only; anything else is the query's own error."""
+    if isinstance(exc, duckdb.PermissionException) or "configuration has been locked" in str(exc):
+        return Fail(
+            f"{READ_ONLY}: {duckdb_message(exc)} (SQL here may not read or write files, "
+            "attach databases, install or load extensions, change settings or reach the "
+            "network)"
+        )
+    return Fail(f"query failed: {duckdb_message(exc)}")
 
 
 @app.command()
@@ -702,8 +744,9 @@ def query(
 
     The snapshot is published at the end of every run: it is as fresh as the last completed
     run. Views: v_articles, v_actor_mentions, v_theme_mentions, v_actor_trends,
-    v_theme_trends, v_recurring, v_emerging_actors, v_feed_health, v_alert_log
-    (docs/warehouse.md).
+    v_theme_trends (and their _relevant variants), v_recurring, v_emerging_actors,
+    v_feed_health, v_alert_log, and the search_stories macro (docs/warehouse.md). The
+    connection is locked: no file, network, ATTACH, INSTALL, LOAD or SET; only SELECT.
 
     Example:
 
@@ -714,17 +757,17 @@ def query(
     if output_format == "parquet" and out is None:
         raise Fail("--format parquet needs --out FILE", EXIT_CONFIG)
     cfg = _load(config)
-    con = open_analyst_view(cfg)
+    # Only a Parquet --out is written by DuckDB itself; the other formats are written here.
+    con = open_analyst_view(cfg, (out,) if output_format == "parquet" and out else ())
     try:
-        check_read_only(sql, con)
-        statements = con.extract_statements(sql)
-        for statement in statements[:-1]:
-            con.execute(statement)
+        statements = check_read_only(sql, con)
         try:
-            relation = con.sql(statements[-1].query)
+            for statement in statements[:-1]:
+                con.execute(statement)
+            relation = con.sql(statements[-1])
+            _emit(relation, output_format, out)
         except duckdb.Error as exc:
-            raise Fail(f"query failed: {str(exc).splitlines()[0]}") from None
-        _emit(relation, output_format, out)
+            raise refused_or_failed(exc) from None
     finally:
         con.close()
 
@@ -739,19 +782,18 @@ def _emit(relation: duckdb.DuckDBPyRelation | None, output_format: str, out: Pat
         console.print(f"wrote {out}")
         return
     if output_format == "csv":
+        from .export import write_csv
+
         if out is not None:
-            relation.write_csv(str(out))
+            with out.open("w", encoding="utf-8", newline="") as stream:
+                write_csv(relation, stream)
             console.print(f"wrote {out}")
         else:
-            import csv
-
-            writer = csv.writer(sys.stdout)
-            writer.writerow(relation.columns)
-            writer.writerows(relation.fetchall())
+            write_csv(relation, sys.stdout)
         return
     columns = relation.columns
-    rows = relation.fetchall()
     if output_format == "json":
+        rows = relation.fetchall()
         text = "\n".join(
             json.dumps(dict(zip(columns, row, strict=True)), default=str, ensure_ascii=False)
             for row in rows
@@ -762,74 +804,132 @@ def _emit(relation: duckdb.DuckDBPyRelation | None, output_format: str, out: Pat
         else:
             sys.stdout.write(text + ("\n" if text else ""))
         return
+    from rich.text import Text
+
+    from .export import text_of
+
     table = Table(show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")
+    rows = text_of(relation).fetchall()  # lists as [a, b], booleans as true, as in CSV
     for row in rows:
-        table.add_row(*("NULL" if v is None else str(v) for v in row))
+        table.add_row(*(Text("NULL" if v is None else v) for v in row))
     console.print(table)
     console.print(f"{len(rows)} row(s)")
 
 
 @app.command()
-def sql(config: ConfigOption = None) -> None:
-    """Print the command that opens the analysts' snapshot in the DuckDB shell, read-only.
+def sql(
+    config: ConfigOption = None,
+    print_only: Annotated[
+        bool, typer.Option("--print", help="Print the shell command instead of running it.")
+    ] = False,
+) -> None:
+    """Open the analysts' snapshot in the DuckDB shell: read-only, UTC, full-text search loaded.
+
+    The shell comes with Spacewatch (the duckdb-cli package, same version as DuckDB). It opens
+    <warehouse>.snapshot.duckdb, the file docs/warehouse.md and docs/sql-cookbook.md use, with
+    the views and the search_stories macro.
 
     Example:
 
         spacewatch sql
-        $(spacewatch sql)
+        echo "SELECT count(*) FROM v_articles;" | spacewatch sql
+        spacewatch sql --print
     """
-    from ..warehouse.snapshot import snapshot_path
+    import shlex
+
+    from ..warehouse.snapshot import SnapshotMissing, shell_command, snapshot_path
 
     cfg = _load(config)
     path = snapshot_path(cfg.warehouse_path)
     if not path.exists():
         raise Fail(f"{path}: no analysts' snapshot yet (run `spacewatch run` first)")
-    print(f"duckdb -readonly {path.resolve()}")
+    try:
+        command = shell_command(cfg.warehouse_path)
+    except SnapshotMissing as exc:
+        raise Fail(str(exc)) from None
+    if print_only:
+        print(shlex.join(command))
+        return
+    sys.stdout.flush()
+    os.execv(command[0], command)
 
 
 @app.command()
 def search(
-    text: Annotated[str, typer.Argument(help="Words to look for, ranked by BM25.")],
+    text: Annotated[
+        str,
+        typer.Argument(
+            help='Words (all must appear), "a phrase", a OR b, -excluded; empty: filters alone.'
+        ),
+    ] = "",
     config: ConfigOption = None,
     actor: Annotated[
-        list[str] | None, typer.Option(help="Only articles naming this actor id.")
+        list[str] | None, typer.Option(help="Only articles naming this actor id (repeatable).")
     ] = None,
     theme: Annotated[
-        list[str] | None, typer.Option(help="Only articles with this theme id.")
+        list[str] | None, typer.Option(help="Only articles with this theme id (repeatable).")
     ] = None,
     source: Annotated[str | None, typer.Option(help="Site or feed name contains this.")] = None,
     since: Annotated[str | None, typer.Option(help="From this date (2021-01-01) or 90d.")] = None,
     until: Annotated[str | None, typer.Option(help="Up to this date, inclusive.")] = None,
-    relevant: Annotated[bool, typer.Option(help="Only space-policy articles.")] = False,
-    limit: Annotated[int, typer.Option(help="How many results.")] = 20,
+    relevant: Annotated[
+        bool,
+        typer.Option(
+            "--relevant/--all",
+            help="Space-policy articles only (as `spacewatch report`), or every article.",
+        ),
+    ] = True,
+    limit: Annotated[int, typer.Option(help="How many stories.")] = 20,
     output_format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
-    """Full-text search over titles and texts, with filters on dates, actors, themes, sources.
+    """Search stories like a search box: ranked by BM25, one row per story with its outlets.
+
+    All words must appear (stemmed: stations finds station); "quoted words" must appear as a
+    phrase; OR joins alternatives; -word or -"a phrase" leaves articles out. Without words,
+    the filters alone list stories newest first. The same search is the SQL macro
+    search_stories in the snapshot (docs/warehouse.md).
 
     Example:
 
-        spacewatch search "lunar station" --actor roscosmos --since 2021-01-01
+        spacewatch search '"lunar station" Russia OR China -Gateway' --since 2021-01-01
+        spacewatch search --actor roscosmos --since 90d
     """
-    from ..warehouse.search import SearchFilters, build_search
+    from ..warehouse.search import SearchFilters, build_search, unknown_ids
 
+    if output_format not in ("table", "csv", "json"):
+        raise Fail(f"--format {output_format!r}: expected table, csv or json", EXIT_CONFIG)
     cfg = _load(config)
     filters = SearchFilters(
         actors=tuple(actor or ()),
         themes=tuple(theme or ()),
         source=source,
         since=_since(since) if since else None,
-        until=_since(until) if until else None,
+        until=_since(until, "--until") if until else None,
         relevant=relevant,
     )
     sql, params = build_search(text, filters, limit)
     con = open_analyst_view(cfg)
     try:
-        relation = con.sql(sql, params=params)
-        _emit(
-            relation, output_format if output_format in ("table", "csv", "json") else "table", None
-        )
+        for kind, wanted in (("actor", filters.actors), ("theme", filters.themes)):
+            unknown, valid = unknown_ids(con, kind, wanted)
+            if unknown:
+                raise Fail(
+                    f"--{kind}: unknown id(s) {', '.join(unknown)}; valid: {', '.join(valid)}",
+                    EXIT_CONFIG,
+                )
+        try:
+            _emit(con.sql(sql, params=params), output_format, None)
+        except duckdb.CatalogException as exc:
+            if "search_stories" not in str(exc):
+                raise
+            raise Fail(
+                "the analysts' snapshot predates search_stories; the next `spacewatch run` "
+                "publishes one that has it"
+            ) from None
+    except duckdb.Error as exc:
+        raise refused_or_failed(exc) from None
     finally:
         con.close()
 
@@ -901,8 +1001,9 @@ def maintenance(
 ) -> None:
     """Prune old poll history, checkpoint and back up the warehouse (what the nightly flow does).
 
-    Backups go to [maintenance] backup_dir, are verified by opening them, and only the newest
-    keep_backups are kept.
+    Backups go to [maintenance] backup_dir and are verified by opening them and counting their
+    articles; a copy that fails is removed and reported (exit 1), and older backups stay. Only
+    the newest keep_backups are kept.
 
     Example:
 
@@ -926,7 +1027,7 @@ def restore(
     backup: Annotated[Path, typer.Argument(help="A backup file written by maintenance.")],
     config: ConfigOption = None,
 ) -> None:
-    """Replace the warehouse with a backup; the current file is kept as *.before-restore.
+    """Replace the warehouse with a backup; the current file is kept as *.before-restore-<time>.
 
     Stop `spacewatch serve` (or pause the deployments) first. The backup is checked before
     anything is moved, and a newer backup schema is refused at the next open.
@@ -941,7 +1042,7 @@ def restore(
     path = cfg.warehouse_path
     try:
         with writer_lock(path, 0):
-            kept = restore_backup(backup, path)
+            kept = restore_backup(backup, path, datetime.now(UTC))
     except WarehouseBusy as exc:
         raise Fail(str(exc), EXIT_BUSY) from None
     except (WarehouseError, OSError) as exc:
@@ -1030,28 +1131,44 @@ def export(
         spacewatch export --format parquet --out exports/ --views v_articles,v_actor_trends
     """
     from ..warehouse.snapshot import snapshot_path
-    from .export import FORMATS, ExportError, export_views, list_views, parse_view_names
+    from .export import (
+        FORMATS,
+        ExportError,
+        begin_export,
+        export_views,
+        list_views,
+        parse_view_names,
+    )
 
     if output_format not in FORMATS:
         raise Fail(f"--format {output_format!r}: expected parquet or csv", EXIT_CONFIG)
     cfg = _load(config)
     con = open_analyst_view(cfg)
     try:
+        names = parse_view_names(views, list_views(con))
+    except ExportError as exc:
+        raise Fail(str(exc), EXIT_CONFIG) from None
+    finally:
+        con.close()
+    try:
+        staging = begin_export(out, overwrite)
         try:
-            names = parse_view_names(views, list_views(con))
-        except ExportError as exc:
-            raise Fail(str(exc), EXIT_CONFIG) from None
-        manifest = export_views(
-            con, snapshot_path(cfg.warehouse_path), out, output_format, names, overwrite
-        )
+            # Locked like every analyst's connection; only the staging folder is writable.
+            con = open_analyst_view(cfg, (staging.folder,))
+            try:
+                manifest = export_views(
+                    con, snapshot_path(cfg.warehouse_path), staging, output_format, names
+                )
+            finally:
+                con.close()
+        finally:
+            shutil.rmtree(staging.folder, ignore_errors=True)
     except ExportError as exc:
         raise Fail(str(exc)) from None
     except OSError as exc:
         raise Fail(f"{exc.filename or out}: cannot write: {exc.strerror or exc}") from None
     except duckdb.Error as exc:
-        raise Fail(f"export failed: {str(exc).splitlines()[0]}") from None
-    finally:
-        con.close()
+        raise Fail(f"export failed: {duckdb_message(exc)}") from None
     for name, view in manifest.views.items():
         parts = f" in {view.partitions} monthly partitions" if view.partitioned_by else ""
         console.print(f"{name}: {view.rows} rows{parts}", highlight=False)
@@ -1168,13 +1285,42 @@ def _keep_help_as_written(group: typer.Typer, seen: set[int]) -> None:
 _keep_help_as_written(app, set())
 
 
+def command_flags(argv: list[str]) -> set[str]:
+    """Every option the command named in `argv` accepts (sub-commands resolved): error lines
+    may promise only these."""
+    command = typer.main.get_command(app)
+    flags = {opt for param in command.params for opt in param.opts}
+    args = [a for a in argv if not a.startswith("-")]
+    while args and hasattr(command, "commands"):
+        sub = command.commands.get(args.pop(0))  # type: ignore[attr-defined]
+        if sub is None:
+            continue  # an option's value, e.g. the file after -c
+        command = sub
+        flags = {opt for param in command.params for opt in param.opts}
+    return flags
+
+
+def error_line(exc: BaseException, flags: set[str]) -> str:
+    """The one line every error is printed as; it names only flags the command has."""
+    if isinstance(exc, Fail):
+        line = f"spacewatch: error: {exc}"
+        if exc.code == EXIT_BUSY and "--wait" in flags:
+            line += " (or pass --wait SECONDS to wait for it)"
+        return line
+    hint = "run again with SPACEWATCH_DEBUG=1 for the traceback"
+    if "--verbose" in flags:
+        hint = "run with --verbose for Prefect's logs, or SPACEWATCH_DEBUG=1 for the traceback"
+    return f"spacewatch: error: {type(exc).__name__}: {exc} ({hint})"
+
+
 def main() -> None:
+    flags = command_flags(sys.argv[1:])
     try:
         code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
         if isinstance(code, int) and code:
             sys.exit(code)
     except Fail as exc:
-        print(f"spacewatch: error: {exc}", file=sys.stderr)
+        print(error_line(exc, flags), file=sys.stderr)
         sys.exit(exc.code)
     except typer.Abort:
         print("spacewatch: aborted", file=sys.stderr)
@@ -1189,10 +1335,11 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if type(exc).__name__ == "Exit" and hasattr(exc, "exit_code"):
             sys.exit(exc.exit_code)
-        print(
-            f"spacewatch: error: {type(exc).__name__}: {exc} (run with --verbose for details)",
-            file=sys.stderr,
-        )
+        if os.environ.get("SPACEWATCH_DEBUG") == "1":
+            import traceback
+
+            traceback.print_exc()
+        print(error_line(exc, flags), file=sys.stderr)
         sys.exit(EXIT_FAILED)
 
 

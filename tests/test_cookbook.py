@@ -20,7 +20,7 @@ import pytest
 from helpers import sample_feeds, write_config
 from spacewatch.flows import pipeline
 from spacewatch.loopback import LoopbackServer, load_sample_routes
-from spacewatch.warehouse.connect import connect
+from spacewatch.warehouse.snapshot import open_snapshot
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -78,7 +78,9 @@ def test_cookbook_queries_print_their_documented_output(sample_warehouse: Path) 
         f"{COOKBOOK.name}: {len(blocks)} queries, want {MIN_QUERIES}+"
     )
 
-    con = connect(sample_warehouse, read_only=True)  # read-only, UTC, as an analyst opens it
+    # The snapshot, read-only, UTC and locked, with full-text search: what the cookbook says to
+    # open and what `spacewatch sql` / `spacewatch query` open.
+    con = open_snapshot(sample_warehouse)
     try:
         actual = [render(con, sql) for sql, _ in blocks]
     finally:
@@ -96,3 +98,12 @@ def test_cookbook_queries_print_their_documented_output(sample_warehouse: Path) 
 
     for (sql, expected), got in zip(blocks, actual, strict=True):
         assert got == expected, f"query:\n{sql}"
+
+
+def test_the_docs_agree_on_the_file_to_open() -> None:
+    """Both docs send analysts to the snapshot (what `spacewatch sql` opens), not the warehouse."""
+    warehouse_md = (COOKBOOK.parent / "warehouse.md").read_text("utf-8")
+    cookbook = COOKBOOK.read_text("utf-8")
+    for text in (warehouse_md, cookbook):
+        assert "<warehouse>.snapshot.duckdb" in text and "spacewatch sql" in text
+        assert not re.search(r"duckdb\s+(-readonly\s+)?\S*wh\.duckdb", text)

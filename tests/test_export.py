@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -83,7 +84,8 @@ def test_parquet_export_of_every_view_reads_back_with_the_same_rows(
             assert entry["path"] == view and (out / view).is_dir()
             assert entry["partitioned_by"].startswith("month")
             if count == 0:
-                assert entry["files"] == [] and entry["partitions"] == 0
+                # One empty file keeps the columns; there is no month to partition by.
+                assert entry["files"] == [f"{view}/data_0.parquet"] and entry["partitions"] == 0
                 continue
             back = duckdb.sql(
                 f"SELECT count(*) FROM read_parquet('{out / view}/*/*.parquet', hive_partitioning = true)"
@@ -217,3 +219,89 @@ def test_no_snapshot_yet(tmp_path: Path) -> None:
     config = write_config(tmp_path, [("https://example.org/feed", None)])
     result = sw("export", "--out", str(tmp_path / "x"), "--config", str(config))
     assert result.returncode == 1 and "no analysts' snapshot yet" in result.stderr
+
+
+@pytest.mark.parametrize("entry", ["../victim", "/tmp/victim-abs", "v_articles/../../victim", "notes.txt", ".."])
+def test_overwrite_refuses_manifest_entries_that_are_not_its_own(
+    config: Path, tmp_path: Path, entry: str
+) -> None:
+    out = tmp_path / "exports" / "here"
+    assert sw("export", "--out", str(out), "--views", "v_feed_health", "--config", str(config)).returncode == 0
+    victim = tmp_path / "exports" / "victim"
+    victim.write_text("keep me")
+    (out / "notes.txt").write_text("mine")
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["views"]["v_feed_health"]["path"] = entry if not entry.startswith("/") else str(victim)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    before = sorted(p.name for p in out.iterdir())
+    result = sw("export", "--out", str(out), "--views", "v_recurring", "--overwrite", "--config", str(config))
+    assert result.returncode == 1
+    assert "manifest.json: entry" in result.stderr and "nothing was deleted" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert victim.read_text() == "keep me" and (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert not [p for p in out.parent.iterdir() if ".partial-" in p.name]
+
+
+def test_a_copy_failing_partway_leaves_the_previous_export_untouched(
+    config: Path, tmp_path: Path
+) -> None:
+    """A view that fails after others were written: nothing of the new export is kept."""
+    folder = tmp_path / "wh"
+    folder.mkdir()
+    cfg = write_config(folder, [])
+    shutil.copy(snapshot_path(config.parent / "wh.duckdb"), snapshot_path(folder / "wh.duckdb"))
+    out = tmp_path / "out"
+    assert sw("export", "--out", str(out), "--views", "v_feed_health,v_articles", "--config", str(cfg)).returncode == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    con = duckdb.connect(str(snapshot_path(folder / "wh.duckdb")))
+    con.execute("CREATE VIEW v_zz_broken AS SELECT error('disk on fire') AS x")  # exported last
+    con.close()
+    result = sw("export", "--out", str(out), "--overwrite", "--config", str(cfg))
+    assert result.returncode == 1
+    assert "disk on fire" in result.stderr and result.stderr.count("\n") == 1
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "wh"]  # no staging left
+
+
+def test_empty_views_keep_their_columns_and_counts_stay_integers(
+    config: Path, tmp_path: Path
+) -> None:
+    from spacewatch.warehouse.connect import open_for_writing
+    from spacewatch.warehouse.snapshot import publish_snapshot
+
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    cfg = write_config(folder, [])
+    con = open_for_writing(folder / "wh.duckdb")
+    publish_snapshot(con, folder / "wh.duckdb")
+    con.close()
+    for fmt in ("parquet", "csv"):
+        out = tmp_path / f"out-{fmt}"
+        result = sw("export", "--format", fmt, "--out", str(out), "--config", str(cfg))
+        assert result.returncode == 0, result.stderr
+        for view in PARTITIONED:
+            columns = [
+                r[0]
+                for r in duckdb.sql(
+                    f"DESCRIBE SELECT * FROM read_{fmt}('{out / view}/**/*.{fmt}', hive_partitioning = true)"
+                ).fetchall()
+            ]
+            assert "article_id" in columns or "alert_id" in columns, (fmt, view, columns)
+            assert columns[-1] == "month"
+    # Counts are integers in every view, so Parquet keeps them integers (a HUGEINT sum would
+    # be written as a double).
+    out = tmp_path / "typed"
+    assert sw("export", "--out", str(out), "--views", "v_actor_trends,v_actor_trends_relevant,v_theme_trends,v_recurring", "--config", str(config)).returncode == 0
+    types = dict(duckdb.sql(f"SELECT name, type FROM parquet_schema('{out}/v_actor_trends.parquet')").fetchall())
+    assert types["mentions"] == types["articles"] == types["stories"] == "INT64"
+    con = duckdb.connect(str(snapshot_path(config.parent / "wh.duckdb")), read_only=True)
+    try:
+        wide = con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE table_name LIKE 'v\\_%' ESCAPE '\\' AND (data_type LIKE 'HUGEINT%' OR data_type LIKE 'DECIMAL%')"
+        ).fetchall()
+    finally:
+        con.close()
+    assert wide == []

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from test_cli import spacewatch
 
 from helpers import query
 from spacewatch.flows.config import load_config
 from spacewatch.flows.maintenance import run_maintenance
-from spacewatch.warehouse.connect import open_for_writing, writer_lock
-from spacewatch.warehouse.maintenance import backup_name, list_backups
+from spacewatch.warehouse.connect import WarehouseError, open_for_writing, writer_lock
+from spacewatch.warehouse.maintenance import backup_name, list_backups, restore_backup
 
 # Polls are dated from the real clock, since `spacewatch maintenance` prunes against it.
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
@@ -89,8 +91,71 @@ def test_restore_puts_the_backup_back_and_keeps_the_current_file(tmp_path: Path)
     result = spacewatch("restore", str(backup), "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert query(tmp_path / "wh.duckdb", "SELECT count(*) FROM feed_polls") == [(31,)]
-    kept = tmp_path / "wh.duckdb.before-restore"
+    (kept,) = tmp_path.glob("wh.duckdb.before-restore-*")
+    assert f"The previous warehouse is kept as {kept}" in result.stdout
     assert query(kept, "SELECT count(*) FROM feed_polls") == [(0,)]
+
+    # A second restore keeps what it replaced too, and leaves the first kept file alone.
+    con = open_for_writing(tmp_path / "wh.duckdb")
+    con.execute("DELETE FROM feed_polls WHERE poll_id % 2 = 0")
+    (left,) = con.execute("SELECT count(*) FROM feed_polls").fetchone()
+    con.close()
+    result = spacewatch("restore", str(backup), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    kept_files = sorted(tmp_path.glob("wh.duckdb.before-restore-*"))
+    assert len(kept_files) == 2 and kept in kept_files
+    assert query(kept, "SELECT count(*) FROM feed_polls") == [(0,)]
+    (second,) = [k for k in kept_files if k != kept]
+    assert query(second, "SELECT count(*) FROM feed_polls") == [(left,)]
+
+
+def test_restores_within_one_second_keep_distinct_files(tmp_path: Path) -> None:
+    make_warehouse(tmp_path)
+    wh = tmp_path / "wh.duckdb"
+    cfg = load_config(tmp_path / "spacewatch.toml")
+    backup = Path(run_maintenance(cfg, NOW).backup)
+    kept = [restore_backup(backup, wh, NOW) for _ in range(3)]
+    assert len({k for k in kept if k}) == 3 and all(k and k.exists() for k in kept)
+
+
+def test_backups_of_a_neighbouring_warehouse_are_never_pruned(tmp_path: Path) -> None:
+    """`wh.duckdb` and `wh-staging.duckdb` share a backup folder; each prunes only its own."""
+    cfg = load_config(make_warehouse(tmp_path, keep=1))
+    bk = tmp_path / "bk"
+    bk.mkdir()
+    neighbour = [bk / backup_name(tmp_path / "wh-staging.duckdb", NOW - timedelta(days=d)) for d in (1, 2)]
+    lookalikes = [bk / "wh-20261126T033000Z.duckdb.partial", bk / "wh-latest.duckdb", bk / "wh-2026.duckdb"]
+    for path in neighbour + lookalikes:
+        path.write_bytes(b"not mine")
+    summary = run_maintenance(cfg, NOW)
+    summary = run_maintenance(cfg, NOW + timedelta(hours=1))
+    assert [Path(p).name for p in summary.backups_removed] == [backup_name(tmp_path / "wh.duckdb", NOW)]
+    assert all(p.exists() for p in neighbour + lookalikes)
+    assert [p.name for p in list_backups(tmp_path / "wh.duckdb", bk)] == [backup_name(tmp_path / "wh.duckdb", NOW + timedelta(hours=1))]
+
+
+def test_a_backup_that_fails_verification_is_removed_and_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load_config(make_warehouse(tmp_path, keep=1))
+    wh, bk = tmp_path / "wh.duckdb", tmp_path / "bk"
+    good = run_maintenance(cfg, NOW)
+    assert good.backup_articles == 0 and Path(good.backup).exists()
+
+    def copy_of_another_warehouse(src: str, dst: str) -> None:
+        # A copy that opens but is not the warehouse (as a truncated or stale copy would be).
+        other = open_for_writing(tmp_path / "other.duckdb")
+        other.execute("INSERT INTO articles (article_id, canonical_url, url, story_id, first_seen_at, extraction_method) VALUES (99, 'u', 'u', 99, now(), 'feed')")
+        other.close()
+        shutil.copyfile(tmp_path / "other.duckdb", dst)
+
+    monkeypatch.setattr("spacewatch.warehouse.maintenance.shutil.copy2", copy_of_another_warehouse)
+    with pytest.raises(WarehouseError, match="failed verification and was removed"):
+        run_maintenance(cfg, NOW + timedelta(hours=1))
+    assert sorted(p.name for p in bk.iterdir()) == [Path(good.backup).name]  # the good one stays
+    monkeypatch.setattr("spacewatch.warehouse.maintenance.shutil.copy2", lambda src, dst: Path(dst).write_bytes(b"junk" * 1000))
+    with pytest.raises(WarehouseError, match="failed verification and was removed"):
+        run_maintenance(cfg, NOW + timedelta(hours=2))
+    assert sorted(p.name for p in bk.iterdir()) == [Path(good.backup).name]
+    assert wh.exists()
 
 
 def test_errors_name_the_culprit_and_touch_nothing(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def writer_lock(path: Path, wait_s: float = 0.0) -> Iterator[None]:
     """
     busy = (
         f"{path}: another Spacewatch run is writing this warehouse " + "({holder}); "
-        "it was left untouched - try again when that run ends, or pass --wait"
+        "it was left untouched - try again when that run ends"
     )
     with _exclusive(lock_path(path), max(wait_s, SHORT_HOLD_GRACE_S), busy):
         yield

@@ -6,28 +6,34 @@ from pathlib import Path
 
 import duckdb
 
+from .sqltext import sql_string
+
 
 class FtsUnavailable(Exception):
     pass
 
 
-def load_fts(con: duckdb.DuckDBPyConnection) -> None:
-    """LOAD fts; DuckDB would download it at run time, so prefer the copy the package ships."""
+def fts_extension_path() -> Path | None:
+    """The fts extension file that duckdb-extension-fts ships for this DuckDB, if installed."""
     try:
         import duckdb_extension_fts
-
-        version = duckdb.__version__
-        path = (
-            Path(duckdb_extension_fts.__file__).parent
-            / "extensions"
-            / f"v{version}"
-            / "fts.duckdb_extension"
-        )
-        if path.exists():
-            con.execute(f"LOAD '{path}'")
-            return
     except ImportError:
-        pass
+        return None
+    path = (
+        Path(duckdb_extension_fts.__file__).parent
+        / "extensions"
+        / f"v{duckdb.__version__}"
+        / "fts.duckdb_extension"
+    )
+    return path if path.exists() else None
+
+
+def load_fts(con: duckdb.DuckDBPyConnection) -> None:
+    """LOAD fts; DuckDB would download it at run time, so prefer the copy the package ships."""
+    path = fts_extension_path()
+    if path is not None:
+        con.execute(f"LOAD {sql_string(path)}")
+        return
     try:
         con.execute("LOAD fts")  # already installed in ~/.duckdb (a machine with internet)
     except duckdb.Error as exc:

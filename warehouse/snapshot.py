@@ -17,7 +17,20 @@ from pathlib import Path
 
 import duckdb
 
-from .fts import load_fts
+from .fts import fts_extension_path, load_fts
+from .search import create_search_macros
+from .sqltext import sql_identifier, sql_string
+
+# Settings that make a connection unable to touch anything but the snapshot it has open: no
+# file or network access (read_csv, COPY ... TO, ATTACH, INSTALL, httpfs), no extension loaded
+# or downloaded behind our back, and, last, no SET that could turn any of this back on.
+LOCKDOWN = (
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET allow_community_extensions = false",
+    "SET enable_external_access = false",
+    "SET lock_configuration = true",
+)
 
 
 class SnapshotMissing(Exception):
@@ -50,9 +63,9 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, warehouse: Path) -> tuple[P
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
     source = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
-    con.execute(f"ATTACH '{tmp}' AS spacewatch_snapshot")
+    con.execute(f"ATTACH {sql_string(tmp)} AS spacewatch_snapshot")
     try:
-        con.execute(f'COPY FROM DATABASE "{source}" TO spacewatch_snapshot')
+        con.execute(f"COPY FROM DATABASE {sql_identifier(source)} TO spacewatch_snapshot")
     finally:
         con.execute("DETACH spacewatch_snapshot")
     snap = duckdb.connect(str(tmp))
@@ -62,6 +75,7 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, warehouse: Path) -> tuple[P
             "PRAGMA create_fts_index('articles', 'article_id', 'title', 'text', "
             "stemmer = 'english', overwrite = 1)"
         )
+        create_search_macros(snap)  # they read the index just built
         snap.execute("CHECKPOINT")
     finally:
         snap.close()
@@ -69,7 +83,35 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, warehouse: Path) -> tuple[P
     return target, time.perf_counter() - started
 
 
-def open_snapshot(warehouse: Path) -> duckdb.DuckDBPyConnection:
+def _absolute(path: Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+def _real(path: Path) -> Path:
+    return path.resolve()
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, writable: tuple[Path, ...] = ()) -> None:
+    """Lock the connection's configuration; only the `writable` files or folders stay reachable.
+
+    Run before any SQL the user wrote. `writable` is for the tool's own output (the folder an
+    export stages into, the file `query --out` names); DuckDB's allowed_paths and
+    allowed_directories are the only exceptions to `enable_external_access = false`.
+    """
+    # Both spellings of each path: DuckDB compares text, and a symlinked folder (/tmp on some
+    # systems) has an absolute and a resolved one.
+    files = sorted({str(f(p)) for p in writable if not p.is_dir() for f in (_absolute, _real)})
+    folders = sorted({str(f(p)) + "/" for p in writable if p.is_dir() for f in (_absolute, _real)})
+    if files:
+        con.execute("SET allowed_paths = ?", [files])
+    if folders:
+        con.execute("SET allowed_directories = ?", [folders])
+    for statement in LOCKDOWN:
+        con.execute(statement)
+
+
+def open_snapshot(warehouse: Path, writable: tuple[Path, ...] = ()) -> duckdb.DuckDBPyConnection:
+    """The snapshot, read-only and locked down (see `lock_down`), with full-text search loaded."""
     path = snapshot_path(warehouse)
     if not path.exists():
         raise SnapshotMissing(
@@ -77,6 +119,34 @@ def open_snapshot(warehouse: Path) -> duckdb.DuckDBPyConnection:
             "`spacewatch run`"
         )
     con = duckdb.connect(str(path), read_only=True)
-    con.execute("SET TimeZone = 'UTC'")
-    load_fts(con)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        load_fts(con)  # from a package path: before external access is turned off
+        lock_down(con, writable)
+    except BaseException:
+        con.close()
+        raise
     return con
+
+
+def shell_command(warehouse: Path) -> list[str]:
+    """The DuckDB shell (package duckdb-cli, same version as duckdb) on the snapshot, read-only,
+    in UTC, with the full-text extension loaded from its package so search_stories works."""
+    try:
+        import duckdb_cli
+    except ImportError:
+        raise SnapshotMissing(
+            f"the DuckDB shell is not installed: pip install duckdb-cli=={duckdb.__version__}"
+        ) from None
+    binary = Path(duckdb_cli.__file__).parent / "duckdb"
+    setup = ["SET TimeZone = 'UTC';"]
+    fts = fts_extension_path()
+    if fts is not None:
+        setup.append(f"LOAD {sql_string(fts)};")
+    return [
+        str(binary),
+        "-readonly",
+        "-cmd",
+        " ".join(setup),
+        str(snapshot_path(warehouse).resolve()),
+    ]

@@ -35,11 +35,15 @@ FROM article_themes th
 JOIN articles a USING (article_id)
 LEFT JOIN article_tags t USING (article_id);
 
--- Trends count each story once per period. Periods are UTC days and ISO weeks (Monday), computed
--- with epoch arithmetic: date_trunc on TIMESTAMPTZ goes through ICU's calendar per row and was
--- the largest cost at a million articles (bench/analysts.py). 345600 s: Monday 1970-01-05.
+-- Trends count each story once per period. Periods are UTC days, ISO weeks (Monday) and
+-- calendar months. Days and weeks use epoch arithmetic: date_trunc on TIMESTAMPTZ goes through
+-- ICU's calendar per row and was the largest cost at a million articles (bench/analysts.py);
+-- months are truncated from the per-day rows, a few per story. 345600 s: Monday 1970-01-05.
 -- Distinct counts are done in two steps (period × tag × story, then period × tag), which gives
--- the same numbers as count(DISTINCT ...) since a tag is stored once per article.
+-- the same numbers as count(DISTINCT ...) since a tag is stored once per article. Counts are
+-- BIGINT (a bare sum() would be HUGEINT, which Parquet stores as a double).
+-- The *_relevant variants count space-policy articles only (article_tags.relevant), as
+-- `spacewatch report` does: a China spike there is not Lunar New Year crowds.
 CREATE OR REPLACE VIEW v_actor_trends AS
 WITH per_day AS (
     SELECT to_timestamp(floor(epoch(coalesce(a.published_at, a.first_seen_at)) / 86400) * 86400)
@@ -47,16 +51,56 @@ WITH per_day AS (
            ac.actor_id, a.story_id, count(*) AS articles, sum(ac.mentions) AS mentions
     FROM article_actors ac JOIN articles a USING (article_id)
     GROUP BY ALL
+), per_story AS (
+    SELECT 'week' AS grain,
+           to_timestamp(floor((epoch(day) - 345600) / 604800) * 604800 + 345600) AS period,
+           actor_id, story_id, articles, mentions
+    FROM per_day
+    UNION ALL
+    SELECT 'month', timezone('UTC', date_trunc('month', timezone('UTC', day))), actor_id,
+           story_id, articles, mentions
+    FROM per_day
 ), periods AS (
     SELECT 'day' AS grain, day AS period, actor_id, sum(articles)::BIGINT AS articles,
-           count(*) AS stories, sum(mentions) AS mentions
+           count(*) AS stories, sum(mentions)::BIGINT AS mentions
     FROM per_day GROUP BY day, actor_id
     UNION ALL
-    SELECT 'week', week, actor_id, sum(articles)::BIGINT, count(*), sum(mentions)
-    FROM (SELECT to_timestamp(floor((epoch(day) - 345600) / 604800) * 604800 + 345600) AS week,
-                 actor_id, story_id, sum(articles) AS articles, sum(mentions) AS mentions
-          FROM per_day GROUP BY ALL)
-    GROUP BY week, actor_id
+    SELECT grain, period, actor_id, sum(articles)::BIGINT, count(*), sum(mentions)::BIGINT
+    FROM (SELECT grain, period, actor_id, story_id, sum(articles) AS articles,
+                 sum(mentions) AS mentions
+          FROM per_story GROUP BY ALL)
+    GROUP BY grain, period, actor_id
+)
+SELECT p.grain, p.period, p.actor_id, r.name AS actor_name, p.articles, p.stories, p.mentions
+FROM periods p LEFT JOIN registry_actors r USING (actor_id);
+
+CREATE OR REPLACE VIEW v_actor_trends_relevant AS
+WITH per_day AS (
+    SELECT to_timestamp(floor(epoch(coalesce(a.published_at, a.first_seen_at)) / 86400) * 86400)
+               AS day,
+           ac.actor_id, a.story_id, count(*) AS articles, sum(ac.mentions) AS mentions
+    FROM article_actors ac JOIN articles a USING (article_id)
+    JOIN article_tags t USING (article_id) WHERE t.relevant
+    GROUP BY ALL
+), per_story AS (
+    SELECT 'week' AS grain,
+           to_timestamp(floor((epoch(day) - 345600) / 604800) * 604800 + 345600) AS period,
+           actor_id, story_id, articles, mentions
+    FROM per_day
+    UNION ALL
+    SELECT 'month', timezone('UTC', date_trunc('month', timezone('UTC', day))), actor_id,
+           story_id, articles, mentions
+    FROM per_day
+), periods AS (
+    SELECT 'day' AS grain, day AS period, actor_id, sum(articles)::BIGINT AS articles,
+           count(*) AS stories, sum(mentions)::BIGINT AS mentions
+    FROM per_day GROUP BY day, actor_id
+    UNION ALL
+    SELECT grain, period, actor_id, sum(articles)::BIGINT, count(*), sum(mentions)::BIGINT
+    FROM (SELECT grain, period, actor_id, story_id, sum(articles) AS articles,
+                 sum(mentions) AS mentions
+          FROM per_story GROUP BY ALL)
+    GROUP BY grain, period, actor_id
 )
 SELECT p.grain, p.period, p.actor_id, r.name AS actor_name, p.articles, p.stories, p.mentions
 FROM periods p LEFT JOIN registry_actors r USING (actor_id);
@@ -68,17 +112,55 @@ WITH per_day AS (
            th.theme_id, a.story_id, count(*) AS articles, sum(th.score) AS score_sum
     FROM article_themes th JOIN articles a USING (article_id)
     GROUP BY ALL
-), per_week AS (
-    SELECT to_timestamp(floor((epoch(day) - 345600) / 604800) * 604800 + 345600) AS week,
-           theme_id, story_id, sum(articles) AS articles, sum(score_sum) AS score_sum
-    FROM per_day GROUP BY ALL
+), per_story AS (
+    SELECT 'week' AS grain,
+           to_timestamp(floor((epoch(day) - 345600) / 604800) * 604800 + 345600) AS period,
+           theme_id, story_id, articles, score_sum
+    FROM per_day
+    UNION ALL
+    SELECT 'month', timezone('UTC', date_trunc('month', timezone('UTC', day))), theme_id,
+           story_id, articles, score_sum
+    FROM per_day
+), per_period AS (
+    SELECT grain, period, theme_id, story_id, sum(articles) AS articles,
+           sum(score_sum) AS score_sum
+    FROM per_story GROUP BY ALL
 )
 SELECT 'day' AS grain, day AS period, theme_id, sum(articles)::BIGINT AS articles,
        count(*) AS stories, sum(score_sum) / sum(articles) AS mean_score
 FROM per_day GROUP BY day, theme_id
 UNION ALL
-SELECT 'week', week, theme_id, sum(articles)::BIGINT, count(*), sum(score_sum) / sum(articles)
-FROM per_week GROUP BY week, theme_id;
+SELECT grain, period, theme_id, sum(articles)::BIGINT, count(*), sum(score_sum) / sum(articles)
+FROM per_period GROUP BY grain, period, theme_id;
+
+CREATE OR REPLACE VIEW v_theme_trends_relevant AS
+WITH per_day AS (
+    SELECT to_timestamp(floor(epoch(coalesce(a.published_at, a.first_seen_at)) / 86400) * 86400)
+               AS day,
+           th.theme_id, a.story_id, count(*) AS articles, sum(th.score) AS score_sum
+    FROM article_themes th JOIN articles a USING (article_id)
+    JOIN article_tags t USING (article_id) WHERE t.relevant
+    GROUP BY ALL
+), per_story AS (
+    SELECT 'week' AS grain,
+           to_timestamp(floor((epoch(day) - 345600) / 604800) * 604800 + 345600) AS period,
+           theme_id, story_id, articles, score_sum
+    FROM per_day
+    UNION ALL
+    SELECT 'month', timezone('UTC', date_trunc('month', timezone('UTC', day))), theme_id,
+           story_id, articles, score_sum
+    FROM per_day
+), per_period AS (
+    SELECT grain, period, theme_id, story_id, sum(articles) AS articles,
+           sum(score_sum) AS score_sum
+    FROM per_story GROUP BY ALL
+)
+SELECT 'day' AS grain, day AS period, theme_id, sum(articles)::BIGINT AS articles,
+       count(*) AS stories, sum(score_sum) / sum(articles) AS mean_score
+FROM per_day GROUP BY day, theme_id
+UNION ALL
+SELECT grain, period, theme_id, sum(articles)::BIGINT, count(*), sum(score_sum) / sum(articles)
+FROM per_period GROUP BY grain, period, theme_id;
 
 -- Actors and themes of the seed corpus seen again in new articles. Counted per story first (a
 -- story is in a window when any of its articles is), then per tag: the same numbers as distinct
