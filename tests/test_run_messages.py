@@ -23,7 +23,7 @@ def test_run_counts_failed_feeds_and_alert_errors_apart(
     tmp_path: Path, sample_server: LoopbackServer
 ) -> None:
     feeds = [*sample_feeds(sample_server.base_url), ("http://127.0.0.1:9/gone.xml", "gone")]
-    config = write_config(tmp_path, feeds, alerts="min_interval_s = 0\ntimeout_s = 5")
+    config = write_config(tmp_path, feeds, alerts="min_interval_s = 0\ntimeout_s = 5\nmax_age_h = 0")
     config.write_text(
         config.read_text()
         + '\n[[topics]]\nid = "lunar_station"\nname = "Lunar station"\nthemes = ["moon_base_ilrs"]\n'
