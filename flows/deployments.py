@@ -78,7 +78,7 @@ def build_deployments(config_path: Path, schedule: ScheduleConfig) -> list[Runne
             "digest",
             Cron(schedule.digest_cron, timezone=zone),
             config,
-            "Send each subscriber's daily digest at its own digest_hour_utc (checked hourly).",
+            "Send each subscriber's daily digest at its own digest hour (checked hourly).",
         ),
         _deployment(
             maintenance_flow,

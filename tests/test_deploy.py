@@ -240,20 +240,12 @@ def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
     env.pop("PREFECT_LOGGING_LEVEL", None)  # the terminal's default: quiet
     env["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"] = "2"
     started = time.monotonic()
-    hook = WebhookSink().__enter__()
-    sample_config.write_text(
-        sample_config.read_text()
-        + '\n[alerts]\nmin_interval_s = 0\n[[topics]]\nid = "lunar"\nname = "Lunar station"\n'
-        + f'themes = ["moon_base_ilrs"]\n[[subscribers]]\nname = "desk"\nurls = ["{hook.url()}"]\n'
-        + 'topics = ["lunar"]\n',
-        encoding="utf-8",
-    )
     serve = subprocess.Popen(
         [str(BIN / "spacewatch"), "serve", "--config", str(config), "--port", str(port)],
         env=env, cwd=tmp_path, stdout=(tmp_path / "serve.log").open("w"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/api"
-    wh = load_config(sample_config).warehouse_path
+    wh = load_config(config).warehouse_path
     try:
         deadline = time.monotonic() + 240
         found: dict[str, dict] = {}
@@ -304,7 +296,6 @@ def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
             if len(scheduled) == len(found):
                 break
             time.sleep(1)
-        wh = load_config(config).warehouse_path
         # The run's match events trigger the delivery deployment, which sends every alert.
         (alerts,) = query(wh, "SELECT count(*) FROM alerts")[0]
         assert alerts > 0
