@@ -133,7 +133,6 @@ class TagResult:
     truncated: bool = False
     model_version: str = ""  # the learned model's version; "" when the registry alone tagged
 
-
     @property
     def theme_ids(self) -> tuple[str, ...]:
         return tuple(t.id for t in self.themes)

@@ -259,7 +259,7 @@ def tag(
     from .tagging import load_tagger
 
     cfg_path = config if config is not None else None
-    paths_cfg = (None, None, None)
+    paths_cfg: tuple[str | None, ...] = (None, None, None, None)
     if (
         cfg_path is not None
         or Path(os.environ.get("SPACEWATCH_CONFIG", "spacewatch.toml")).exists()
@@ -287,6 +287,7 @@ def tag(
                 for a in result.actors
             ],
             "seed_similarity": round(result.seed_similarity_max, 3),
+            "model_version": result.model_version,
         }
         if json_output:
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -940,9 +941,7 @@ def report(
 @app.command()
 def export(
     config: ConfigOption = None,
-    output_format: Annotated[
-        str, typer.Option("--format", help="parquet or csv.")
-    ] = "parquet",
+    output_format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     out: Annotated[Path, typer.Option(help="Folder to write into.")] = Path("spacewatch-export"),
     views: Annotated[
         str | None,

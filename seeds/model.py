@@ -1,10 +1,11 @@
-"""The learned relevance and theme model: folded text and registry signals in, calibrated scores out.
+"""The learned relevance and theme model: folded text and registry signals in, calibrated scores.
 
 A set of logistic regressions (one for relevance, one per theme) over two kinds of features:
 
 - the registry's own signals (theme phrase weights, relevance cues, actor kinds and ids, the
   hand-set relevance logit), named, so a registry change never shifts a column;
-- hashed word unigrams/bigrams and character 2-4-grams of the folded text. Hashing means no
+- hashed word unigrams/bigrams of the folded text, character trigrams that touch a non-ASCII
+  letter and character pairs within Chinese, Japanese and Korean text. Hashing means no
   vocabulary ships; character n-grams carry languages without spaces (Chinese, Japanese) and
   inflected ones. The hashing is done here in numpy (polynomial hashes from one prefix sum)
   rather than by scikit-learn's HashingVectorizer, whose per-document Python analyzers cost
@@ -50,10 +51,11 @@ DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "tagger_model.npz"
 
 # What the hashed features are; stored in the file and checked on load, so a model trained with
 # another featuriser is refused instead of silently scoring nonsense.
-FEATURE_SPEC = "w1-2+c2-4/b18/poly-v1"
+FEATURE_SPEC = "w1-2+c3nonascii+cjk2/b18/poly-v1"
 _BITS = 18
 _BUCKETS = 1 << _BITS
-_CHAR_NS = (2, 3, 4)
+_CHAR_NS = (2, 3)
+_CJK = 0x2E80  # CJK radicals onwards: Chinese, Japanese kana, Korean Hangul...
 _MAX_CHARS = 20_000  # the model reads the first 20k folded characters: the lede decides
 
 _WORD = re.compile(r"\w+")
@@ -91,11 +93,16 @@ class HashedText:
     kind)), so long texts do not outweigh short ones.
     """
 
-    text: str  # the words the n-grams were cut from, joined by single spaces
+    codes: np.ndarray  # code points of the words the n-grams were cut from, one space apart
     words: np.ndarray  # int64 buckets: len(starts) unigrams, then len(starts) - 1 bigrams
     starts: np.ndarray  # word start offsets in `text`
     ends: np.ndarray
-    chars: tuple[tuple[int, np.ndarray], ...]  # (n, buckets of the n-grams at offsets 0, 1, ...)
+    # (n, buckets, offsets): character n-grams; offsets None means at 0, 1, 2...
+    chars: tuple[tuple[int, np.ndarray, np.ndarray | None], ...]
+
+    @property
+    def text(self) -> str:
+        return self.codes.tobytes().decode("utf-32-le", "surrogatepass")
 
     @property
     def word_scale(self) -> float:
@@ -103,7 +110,7 @@ class HashedText:
 
     @property
     def char_scale(self) -> float:
-        total = sum(len(b) for _, b in self.chars)
+        total = sum(len(b) for _, b, _ in self.chars)
         return 1 / math.sqrt(total) if total else 0.0
 
     def occurrences(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int, float]]:
@@ -113,24 +120,50 @@ class HashedText:
             (self.words[:n_words], self.starts, self.ends, 0, self.word_scale),
             (self.words[n_words:], self.starts[:-1], self.ends[1:], 0, self.word_scale),
         ]
-        for n, b in self.chars:
-            offsets = np.arange(len(b), dtype=np.int64)
+        for n, b, offsets in self.chars:
+            if offsets is None:
+                offsets = np.arange(len(b), dtype=np.int64)
             out.append((b, offsets, offsets + n, 1, self.char_scale))
         return out
 
 
-def _word_text(folded: str) -> str:
-    return " ".join(_WORD.findall(folded[:_MAX_CHARS]))
+_IS_WORD: np.ndarray | None = None
+
+
+def _is_word_table() -> np.ndarray:
+    """Which BMP code points `\\w` matches (letters, digits, "_"...); built on first use."""
+    global _IS_WORD
+    if _IS_WORD is None:
+        bmp = "".join(map(chr, range(0x10000))).encode("utf-32-le", "surrogatepass")
+        codes = np.frombuffer(bmp, dtype=np.uint32)
+        table = np.zeros(0x10000, dtype=bool)
+        for m in _WORD.finditer(bmp.decode("utf-32-le", "surrogatepass")):
+            table[codes[m.start() : m.end()]] = True
+        _IS_WORD = table
+    return _IS_WORD
+
+
+def _word_codes(folded: str) -> np.ndarray:
+    """Code points of the text's words (runs of `\\w`) joined by single spaces."""
+    cp = np.frombuffer(folded[:_MAX_CHARS].encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    word = np.ones(len(cp), dtype=bool)  # beyond the BMP: CJK extensions, counted as letters
+    bmp = cp < 0x10000
+    word[bmp] = _is_word_table()[cp[bmp]]
+    # Keep word characters, and the first non-word character after each word as its separator.
+    keep = word.copy()
+    keep[1:] |= word[:-1]
+    out = np.where(word, cp, np.uint32(32))[keep]
+    return out[:-1] if len(out) and out[-1] == 32 else out
 
 
 def hash_text(folded: str) -> HashedText:
     """Hash the word and character n-grams of already case-folded text (see module docstring)."""
-    text = _word_text(folded)
-    n = len(text)
+    codes = _word_codes(folded)
+    n = len(codes)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return HashedText(text, empty, empty, empty, ())
-    cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        return HashedText(codes, empty, empty, empty, ())
+    cp = codes.astype(np.uint64)
     # S[m] = sum_{k<m} cp[k] * P^-k, so the hash of text[i:j] is P^(j-1) * (S[j] - S[i]).
     prefix = np.zeros(n + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -146,11 +179,22 @@ def hash_text(folded: str) -> HashedText:
         h = (_POW[j - 1] * (prefix[j] - prefix[i])) ^ salt
         words = ((h * _MIX) >> _SHIFT).astype(np.int64)
         chars = []
-        for k in _CHAR_NS:
+        for k in _CHAR_NS if not folded.isascii() else ():
             if n >= k:
                 h = (_POW[k - 1 : n] * (prefix[k:] - prefix[: n + 1 - k])) ^ _SALT_CHAR[k]
-                chars.append((k, ((h * _MIX) >> _SHIFT).astype(np.int64)))
-    return HashedText(text, words, starts, ends, tuple(chars))
+                b = ((h * _MIX) >> _SHIFT).astype(np.int64)
+                # Each occurrence costs a lookup (most of the model's time), so character n-grams
+                # are kept where words fall short: pairs inside Chinese, Japanese or Korean text
+                # (a word there is mostly two characters), trigrams touching a non-ASCII letter
+                # (inflected and accented words, scripts without spaces). English is words.
+                if k == 2:
+                    offsets = np.flatnonzero((cp[:-1] >= _CJK) & (cp[1:] >= _CJK))
+                else:
+                    offsets = np.flatnonzero(
+                        np.maximum(np.maximum(cp[:-2], cp[1:-1]), cp[2:]) >= 128
+                    )
+                chars.append((k, b[offsets], offsets))
+    return HashedText(codes, words, starts, ends, tuple(chars))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +219,8 @@ class Model:
     meta: Mapping[str, object]  # training figures and decisions (see train_model)
     version: str  # sha256 of the file's bytes, first 12 hex digits
     _signal_index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
-    # bucket -> row of _rows (0: no weight). Looking weights up through a 1 MB index and a small
-    # table keeps the ~15,000 lookups of an article in cache, unlike a dense bucket x output table.
+    # bucket -> row of _rows (0: no weight). A small index and a small table keep the ~15,000
+    # lookups of an article in cache, unlike a dense bucket x output table (10 MB).
     _slot: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
     _rows: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
 
@@ -184,6 +228,8 @@ class Model:
         self._signal_index.update({n: i for i, n in enumerate(self.signal_names)})
         slot = np.zeros(_BUCKETS, dtype=np.int32)
         slot[self.buckets.astype(np.int64)] = np.arange(1, len(self.buckets) + 1, dtype=np.int32)
+        if len(self.buckets) < np.iinfo(np.int16).max:
+            slot = slot.astype(np.int16)  # half the index: more of it stays in cache
         rows = np.zeros((len(self.buckets) + 1, len(self.outputs)), dtype=np.float32)
         rows[1:] = self.bucket_weights
         object.__setattr__(self, "_slot", slot)
@@ -205,12 +251,12 @@ class Model:
 
     def score(self, hashed: HashedText, signals: Mapping[str, float]) -> ModelScores:
         logits = self.bias + self.signal_vector(signals) @ self.signal_weights
-        slot, rows = self._slot, self._rows
+        rows, slot = self._rows, self._slot
         if len(hashed.words):
             logits = logits + rows[slot[hashed.words]].sum(axis=0) * hashed.word_scale
         if hashed.chars:
-            char_sum = sum(rows[slot[b]].sum(axis=0) for _, b in hashed.chars)
-            logits = logits + char_sum * hashed.char_scale
+            grams = np.concatenate([b for _, b, _ in hashed.chars])
+            logits = logits + rows[slot[grams]].sum(axis=0) * hashed.char_scale
         probs = 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
         return ModelScores(
             dict(zip(self.outputs, map(float, probs), strict=True)),
