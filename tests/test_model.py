@@ -76,7 +76,7 @@ def test_shipped_model_is_small_packaged_and_versioned_by_its_bytes() -> None:
 
 # Fixed texts and what the shipped model says of them. Retraining changes these on purpose:
 # re-pin them (python tests/test_model.py prints the current values) and say why in the commit.
-PINNED_VERSION = "af13c799612b"
+PINNED_VERSION = "1aa63406b6d5"
 PINNED = {
     "China says a crewed mission to Mars could depart around 2033, with a surface outpost to follow, "
     "as Beijing races Washington to the red planet.": (
