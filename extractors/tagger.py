@@ -10,6 +10,10 @@ Matching rules (shared by all entries):
 - Cyrillic entries accept up to three inflection letters; English theme phrases and cues also
   accept a plural "s"/"es"; a trailing "*" in the registry matches any word ending;
 - where actor names overlap the longest wins ("China National Space Administration" is CNSA).
+
+Given a learned model (`spacewatch.seeds.model`, shipped in seeds/tagger_model.npz and loaded
+by flows/tagging.py), relevance and the themes it learned are its calibrated scores over the
+registry's hits and the text; actors stay the registry's (`Tagger._apply_model`).
 """
 
 from __future__ import annotations
@@ -393,9 +397,11 @@ class Tagger:
     ) -> None:
         self.registry = registry
         self._model_themes: tuple[tuple[int, str], ...] = ()
+        self._need_phrase: frozenset[str] = frozenset()
         if model is not None:
             known = {t.id: ti for ti, t in enumerate(registry.themes)}
             self._model_themes = tuple((known[t], t) for t in model.themes if t in known)
+            self._need_phrase = frozenset(model.meta.get("registry_evidence_required", ()))  # type: ignore[arg-type]
         self._actors: tuple[Actor, ...] = registry.actors
         self._actor_index = {a.id: i for i, a in enumerate(self._actors)}
         self._themes = registry.themes
@@ -776,7 +782,6 @@ class Tagger:
         assert model is not None
         hashed = hash_text(ntext)
         scores = model.score(hashed, signals)
-        need_phrase = frozenset(model.meta.get("registry_evidence_required", ()))  # type: ignore[arg-type]
         by_model = {tid for _, tid in self._model_themes}
         kept = [t for t in registry_themes if t.id not in by_model]
         if judged:
@@ -786,7 +791,7 @@ class Tagger:
                     continue
                 ev = evidence.get(ti, ()) if raw_scores.get(ti, 0.0) > 0 else ()
                 if not ev:
-                    if tid in need_phrase:
+                    if tid in self._need_phrase:
                         continue
                     ev = tuple(f"model: {g}" for g in model.explain(hashed, tid))
                     if not ev:

@@ -325,6 +325,7 @@ def cross_validate(
         "model": defaultdict(lambda: defaultdict(Counts)),
         "registry": defaultdict(lambda: defaultdict(Counts)),
     }
+    calibration: list[tuple[float, bool]] = []
     for i, test in enumerate(_folds(prepared, folds, seed)):
         held = set(test.tolist())
         train = [p for j, p in enumerate(prepared) if j not in held]
@@ -335,13 +336,30 @@ def cross_validate(
             p = prepared[j]
             d = p.doc
             got = tagger.tag(d.text, title=d.title, published=d.published)
+            calibration.append((got.relevance, d.relevant))
+            calibration += [
+                (t.score, t.id in d.themes) for t in got.themes if labelled_for(p, t.id)
+            ]
             for name, res in (("model", got), ("registry", p.registry)):
                 for sl in ("all", d.source, f"lang:{d.language}"):
                     table[name][sl]["relevance"].add(d.relevant, res.relevant)
                     for t in registry.themes:
                         if labelled_for(p, t.id):
                             table[name][sl][t.id].add(t.id in d.themes, t.id in res.theme_ids)
+    log(reliability(calibration))
     return table
+
+
+def reliability(pairs: Sequence[tuple[float, bool]]) -> str:
+    """Held-out scores by bin against how often the label was true: calibration at a glance.
+    Rows: relevance scores of every text, and the scores of the themes asserted."""
+    lines = ["reliability (held-out relevance and asserted-theme scores):", "  bin    n  observed"]
+    for lo in (0.0, 0.2, 0.4, 0.6, 0.8):
+        hi = lo + 0.2
+        inside = [y for p, y in pairs if lo <= p < hi or (hi >= 1.0 and p == 1.0)]
+        rate = f"{sum(inside) / len(inside):.2f}" if inside else "-"
+        lines.append(f"  {lo:.1f}-{hi:.1f} {len(inside):4d}  {rate}")
+    return "\n".join(lines)
 
 
 def report(table: dict[str, dict[str, dict[str, Counts]]], themes: Sequence[str]) -> str:
