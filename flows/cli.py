@@ -316,7 +316,7 @@ def retag(
         float, typer.Option(help="Seconds to wait for a running pipeline to finish.")
     ] = 0.0,
 ) -> None:
-    """Recompute the tags of every stored article after a registry change; fetches nothing.
+    """Recompute the tags of every stored article after a registry or model change; fetches nothing.
 
     Example:
 
