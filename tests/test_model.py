@@ -410,3 +410,36 @@ if __name__ == "__main__":
     print(f'PINNED_VERSION = "{load_model().version}"')
     for text in PINNED:
         print(repr(text), repr(_verdict(text)))
+
+
+# --- the training script -----------------------------------------------------------------------
+
+
+def test_training_script_writes_a_model_the_tagger_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "m.npz"
+    assert train_model.main(["--gold-only", "--no-cv", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    model = load_model(out)
+    assert f"version {model.version}" in printed and "mars_crewed_landing" in model.outputs
+    assert model.meta["trained_on"] == {"gold": 250, "real_dev": 0, "handwritten_dev": 0}
+    assert model.meta["registry_evidence_required"] == ["mars_crewed_landing"]
+    assert model.thresholds["relevant"] == 0.5
+    assert all(0.3 <= t <= 0.7 for t in model.thresholds.values())
+    assert (
+        build_tagger(load_registry(), (), model).tag("NASA wants humans on Mars.").model_version
+        == model.version
+    )
+
+
+def test_cross_validation_tags_each_text_with_a_model_that_never_saw_it() -> None:
+    registry = load_registry()
+    prepared = train_model.prepare(build_tagger(registry), _synthetic(120, 3))
+    table = train_model.cross_validate(
+        prepared, registry, folds=2, c=1.0, seed=7, log=lambda _: None
+    )
+    counts = table["model"]["all"]["relevance"]
+    positives = sum(p.doc.relevant for p in prepared)
+    assert counts.tp + counts.fn == positives  # every text scored exactly once, held out
+    assert "relevance" in train_model.report(table, [])
