@@ -15,6 +15,10 @@ Matching rules (shared by all entries):
 - theme phrases and cues apply to texts of their own language; those listed under `any` (names,
   acronyms, designations such as "Artemis II") apply to every language;
 - where actor names overlap the longest wins ("China National Space Administration" is CNSA).
+
+Given a learned model (`spacewatch.seeds.model`, shipped in seeds/tagger_model.npz and loaded
+by flows/tagging.py), relevance and the themes it learned are its calibrated scores over the
+registry's hits and the text; actors stay the registry's (`Tagger._apply_model`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any
 import ahocorasick
 
 from spacewatch.extractors.language import detect_language
+from spacewatch.seeds.model import Model, hash_text
 from spacewatch.seeds.registry import HANT_HANS_PATH, Actor, Registry, SeedDocument
 
 __all__ = [
@@ -144,6 +149,7 @@ class TagResult:
     seed_similarity_max: float
     registry_version: str
     truncated: bool = False
+    model_version: str = ""  # the learned model's version; "" when the registry alone tagged
 
     @property
     def theme_ids(self) -> tuple[str, ...]:
@@ -454,8 +460,16 @@ def _inside(s: int, e: int, spans: list[tuple[int, int]]) -> bool:
 class Tagger:
     """Compiled registry. Immutable after construction; `tag` is a pure function of its input."""
 
-    def __init__(self, registry: Registry, corpus: Sequence[SeedDocument] = ()) -> None:
+    def __init__(
+        self, registry: Registry, corpus: Sequence[SeedDocument] = (), model: Model | None = None
+    ) -> None:
         self.registry = registry
+        self._model_themes: tuple[tuple[int, str], ...] = ()
+        self._need_phrase: frozenset[str] = frozenset()
+        if model is not None:
+            known = {t.id: ti for ti, t in enumerate(registry.themes)}
+            self._model_themes = tuple((known[t], t) for t in model.themes if t in known)
+            self._need_phrase = frozenset(model.meta.get("registry_evidence_required", ()))  # type: ignore[arg-type]
         self._actors: tuple[Actor, ...] = registry.actors
         self._actor_index = {a.id: i for i, a in enumerate(self._actors)}
         self._themes = registry.themes
@@ -471,9 +485,12 @@ class Tagger:
                 self._role_holders[role_index[p.role]].append((p.start, p.end, ai))
         self._role_org = tuple(self._actor_index[r.org] for r in self._roles)
         self._automaton = self._compile()
+        # Seed vectors come from the registry alone, as do the articles' (see `tag`).
+        self.model = None
         self._seeds: tuple[tuple[str, dict[str, float]], ...] = tuple(
             (doc.name, self._vector(self.tag(doc.text, _seeds=False))) for doc in corpus
         )
+        self.model = model
 
     # -- compilation ----------------------------------------------------------------------
 
@@ -539,6 +556,27 @@ class Tagger:
         published: Any = None,
         language: str | None = None,
         _seeds: bool = True,
+    ) -> TagResult:
+        return self._tag(text, title, published, language, _seeds, None)
+
+    def signals(
+        self, text: Any, *, title: Any = None, published: Any = None, language: str | None = None
+    ) -> tuple[TagResult, str, dict[str, float]]:
+        """The registry's verdict alone, the folded text and the named signals a model reads.
+
+        What `spacewatch.seeds.train_model` learns from; `tag` feeds the same to the model."""
+        out: list[Any] = []
+        result = self._tag(text, title, published, language, False, out)
+        return result, out[0], out[1]
+
+    def _tag(
+        self,
+        text: Any,
+        title: Any,
+        published: Any,
+        language: str | None,
+        _seeds: bool,
+        capture: list[Any] | None,
     ) -> TagResult:
         body = _as_text(text)
         head = _clean(_as_text(title))
@@ -661,10 +699,11 @@ class Tagger:
         # Themes -------------------------------------------------------------------------
         raw_scores: dict[int, float] = {}
         evidence: dict[int, tuple[str, ...]] = {}
+        vetoed = frozenset(ti for kind, ti in suppressed if kind == "theme")
         # Unjudged languages still get the phrases shared by every language (names, acronyms).
         if theme_hits:
             for ti, hits in theme_hits.items():
-                if ("theme", ti) in suppressed:
+                if ti in vetoed:
                     continue
                 if ti in x_theme:
                     hits = [h for h in hits if not _inside(h[0], h[1], x_theme[ti])]
@@ -714,6 +753,19 @@ class Tagger:
             z += _REL_NOT_SPACE
         relevance = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
+        model_version = ""
+        if self.model is not None or capture is not None:
+            signals = self._signal_values(
+                raw_scores, themes, vetoed, per_actor, cue_total, z, spacey, judged, full
+            )
+            if capture is not None:
+                capture += [ntext, signals]
+            if self.model is not None:
+                relevance, themes = self._apply_model(
+                    ntext, signals, judged, vetoed, raw_scores, evidence, themes
+                )
+                model_version = self.model.version
+
         result = TagResult(
             language=lang,
             themes_judged=judged,
@@ -725,6 +777,7 @@ class Tagger:
             seed_similarity_max=0.0,
             registry_version=self.registry.version,
             truncated=truncated,
+            model_version=model_version,
         )
         if not _seeds or not self._seeds:
             return result
@@ -746,7 +799,92 @@ class Tagger:
             seed_similarity_max=max(s for _, s in sims),
             registry_version=self.registry.version,
             truncated=truncated,
+            model_version=model_version,
         )
+
+    # -- the learned model ----------------------------------------------------------------
+
+    def _signal_values(
+        self,
+        raw_scores: dict[int, float],
+        themes: tuple[ThemeTag, ...],
+        vetoed: frozenset[int],
+        per_actor: dict[int, list[tuple[int, int, str, str]]],
+        cue_total: Any,
+        z: float,
+        spacey: bool,
+        judged: bool,
+        full: str,
+    ) -> dict[str, float]:
+        """What the registry saw, by name: the model's columns survive registry edits."""
+        sig: dict[str, float] = {
+            "registry:logit": max(-8.0, min(8.0, z)) / 4,
+            "registry:spacey": float(spacey),
+            "registry:judged": float(judged),
+            "cue:policy": math.log1p(cue_total(_CUE_POL)),
+            "cue:nonpolicy": math.log1p(cue_total(_CUE_NON)),
+            "cue:space": math.log1p(cue_total(_CUE_SPACE)),
+            "text:words": math.log1p(full.count(" ")) / 8,
+        }
+        for ti, raw in raw_scores.items():
+            sig[f"theme:{self._themes[ti].id}:raw"] = math.log1p(raw)
+        for t in themes:
+            sig[f"theme:{t.id}:asserted"] = 1.0
+        for ti in vetoed:
+            sig[f"theme:{self._themes[ti].id}:vetoed"] = 1.0
+        kinds: Counter[str] = Counter()
+        for ai, hits in per_actor.items():
+            a = self._actors[ai]
+            kinds[a.kind] += 1
+            sig[f"actor:{a.id}"] = math.log1p(len(hits))
+            if ai in self._office_holders:
+                kinds["office_holder"] += 1
+        for kind, n in kinds.items():
+            sig[f"kind:{kind}"] = math.log1p(n)
+        return sig
+
+    def _apply_model(
+        self,
+        ntext: str,
+        signals: dict[str, float],
+        judged: bool,
+        vetoed: frozenset[int],
+        raw_scores: dict[int, float],
+        evidence: dict[int, tuple[str, ...]],
+        registry_themes: tuple[ThemeTag, ...],
+    ) -> tuple[float, tuple[ThemeTag, ...]]:
+        """Relevance and the model's themes from the model; the other themes from the registry.
+
+        A model theme is asserted when its calibrated score reaches the model's threshold for it,
+        the registry did not veto it (`exclude_when`), the language is one the registry judges,
+        and it has evidence: the registry's phrases for it, else the text's n-grams (or registry
+        signals) that raised its score most, marked "model: ...". Themes listed as needing
+        registry evidence (those where precision is preferred) also need a registry phrase.
+        See docs/choices.md.
+        """
+        model = self.model
+        assert model is not None
+        hashed = hash_text(ntext)
+        scores = model.score(hashed, signals)
+        by_model = {tid for _, tid in self._model_themes}
+        kept = [t for t in registry_themes if t.id not in by_model]
+        if judged:
+            for ti, tid in self._model_themes:
+                p = scores.probabilities[tid]
+                if ti in vetoed or p < model.thresholds.get(tid, 0.5):
+                    continue
+                ev = evidence.get(ti, ()) if raw_scores.get(ti, 0.0) > 0 else ()
+                if not ev:
+                    if tid in self._need_phrase:
+                        continue
+                    ev = tuple(f"model: {g}" for g in model.explain(hashed, tid))
+                    if not ev:
+                        ev = tuple(f"model: {n}" for n in model.explain_signals(signals, tid))
+                    if not ev:
+                        continue  # nothing to show for it: not asserted
+                kept.append(ThemeTag(tid, round(p, 4), ev))
+        kept.sort(key=lambda t: (-t.score, t.id))
+        return scores.probabilities["relevant"], tuple(kept)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -896,9 +1034,14 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
-def build_tagger(registry: Registry, corpus: Sequence[SeedDocument] = ()) -> Tagger:
-    """Compile the registry (and the seed corpus vectors) once; reuse the tagger for every text."""
-    return Tagger(registry, tuple(corpus))
+def build_tagger(
+    registry: Registry, corpus: Sequence[SeedDocument] = (), model: Model | None = None
+) -> Tagger:
+    """Compile the registry (and the seed corpus vectors) once; reuse the tagger for every text.
+
+    With a `model` (spacewatch.seeds.model), relevance and the model's themes are its calibrated
+    scores over the registry's hits and the text (see `Tagger._apply_model`)."""
+    return Tagger(registry, tuple(corpus), model)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -278,7 +278,7 @@ def tag(
     from .tagging import load_tagger
 
     cfg_path = config if config is not None else None
-    paths_cfg = (None, None, None)
+    paths_cfg: tuple[str | None, ...] = (None, None, None, None)
     if (
         cfg_path is not None
         or Path(os.environ.get("SPACEWATCH_CONFIG", "spacewatch.toml")).exists()
@@ -306,6 +306,7 @@ def tag(
                 for a in result.actors
             ],
             "seed_similarity": round(result.seed_similarity_max, 3),
+            "model_version": result.model_version,
         }
         if json_output:
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -334,7 +335,7 @@ def retag(
         float, typer.Option(help="Seconds to wait for a running pipeline to finish.")
     ] = 0.0,
 ) -> None:
-    """Recompute the tags of every stored article after a registry change; fetches nothing.
+    """Recompute the tags of every stored article after a registry or model change; fetches nothing.
 
     Example:
 

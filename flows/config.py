@@ -104,6 +104,9 @@ class TaggingConfig(_Strict):
     actors: Path | None = None
     themes: Path | None = None
     corpus: Path | None = None
+    # The learned relevance and theme model (seeds/model.py): a file written by
+    # `python -m spacewatch.seeds.train_model`, or "none" to tag with the registries alone.
+    model: str | None = None
     # Emerging actors are looked for in the relevant articles of this many recent days.
     emerging_window_days: Annotated[int, Field(ge=1, le=3650)] = 30
 
@@ -445,12 +448,19 @@ class Config(_Strict):
         hour = subscriber.digest_hour
         return (7 if hour is None else hour), self.alerts_zone
 
-    def tagging_paths(self) -> tuple[str | None, str | None, str | None]:
-        """(actors, themes, corpus) as absolute path strings, None for the bundled ones."""
+    def tagging_paths(self) -> tuple[str | None, str | None, str | None, str | None]:
+        """(actors, themes, corpus, model) as absolute path strings, None for the bundled ones
+        ("none" for the model when the registries tag alone)."""
         t = self.tagging
-        return tuple(  # type: ignore[return-value]
+        model = t.model
+        if model is not None and model.strip().lower() != "none":
+            model = str(self.resolve(Path(model)))
+        elif model is not None:
+            model = "none"
+        paths = tuple(
             str(self.resolve(p)) if p is not None else None for p in (t.actors, t.themes, t.corpus)
         )
+        return (*paths, model)  # type: ignore[return-value]
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -1,4 +1,4 @@
-"""`spacewatch retag`: recompute every stored article's tags after a registry change."""
+"""`spacewatch retag`: recompute every stored article's tags after a registry or model change."""
 
 from __future__ import annotations
 

@@ -29,7 +29,14 @@ from ..extractors.polling import BackoffPolicy, body_digest, decide_update
 from ..extractors.tagger import Tagger
 from ..extractors.urls import canonical_url
 from .config import Config
-from .tagging import TaggingPaths, init_worker, load_tagger, title_unless_repeated, work_page
+from .tagging import (
+    BUNDLED,
+    TaggingPaths,
+    init_worker,
+    load_tagger,
+    title_unless_repeated,
+    work_page,
+)
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -214,9 +221,7 @@ def candidate_keys(polled: Sequence[PolledFeed]) -> tuple[list[tuple[int, str]],
 
 
 @contextmanager
-def extraction_pool(
-    workers: int, tagging_paths: TaggingPaths = (None, None, None)
-) -> Iterator[ProcessPool]:
+def extraction_pool(workers: int, tagging_paths: TaggingPaths = BUNDLED) -> Iterator[ProcessPool]:
     """Worker processes for trafilatura; a document over its time limit kills its worker.
 
     forkserver with the extractor preloaded: workers start fast and never inherit the

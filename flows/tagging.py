@@ -9,22 +9,32 @@ from functools import lru_cache
 
 from ..extractors import articles as extract
 from ..extractors.tagger import Tagger, build_tagger
+from ..seeds.model import load_model
 from ..seeds.registry import Registry, load_corpus, load_registry
 
-TaggingPaths = tuple[str | None, str | None, str | None]  # actors, themes, corpus
+# actors, themes, corpus, model: None for the bundled ones; model "none" for no model.
+TaggingPaths = tuple[str | None, str | None, str | None, str | None]
+BUNDLED: TaggingPaths = (None, None, None, None)
 
 
 @lru_cache(maxsize=4)
-def load_tagger(paths: TaggingPaths = (None, None, None)) -> tuple[Tagger, Registry, str]:
-    """(tagger, registry, version); the version covers both registries and the seed corpus."""
-    actors, themes, corpus_dir = paths
+def load_tagger(paths: TaggingPaths = BUNDLED) -> tuple[Tagger, Registry, str]:
+    """(tagger, registry, version), built once per process and paths.
+
+    The version covers both registries, the seed corpus and the model file ("-m<hash>"), so a
+    new model, like a registry edit, shows in every tag's tagger_version and `retag` applies it.
+    """
+    actors, themes, corpus_dir, model_path = paths
     registry = load_registry(actors, themes)
     corpus = load_corpus(corpus_dir)
+    model = None if model_path == "none" else load_model(model_path)
     digest = hashlib.sha256()
     for doc in corpus:
         digest.update(doc.name.encode() + b"\0" + doc.text.encode() + b"\0")
     version = f"{registry.version}-{digest.hexdigest()[:8]}"
-    return build_tagger(registry, corpus), registry, version
+    if model is not None:
+        version += f"-m{model.version[:8]}"
+    return build_tagger(registry, corpus, model), registry, version
 
 
 def title_unless_repeated(title: str | None, text: str) -> str | None:
@@ -37,7 +47,7 @@ def title_unless_repeated(title: str | None, text: str) -> str | None:
 
 # --- worker-process entry points (pebble pool) -----------------------------------------------
 
-_PATHS: TaggingPaths = (None, None, None)
+_PATHS: TaggingPaths = BUNDLED
 
 
 def init_worker(paths: TaggingPaths) -> None:
