@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     ap.add_argument("--errors", action="store_true", help="list per-item mistakes (dev only)")
     ap.add_argument(
+        "--model",
+        default=None,
+        help='a model file, or "none" for the registries alone (default: the shipped model)',
+    )
+    ap.add_argument(
         "--eval-dir", help="evaluation folder (default: $SPACEWATCH_EVAL_DIR or shared/eval)"
     )
     args = ap.parse_args(argv)
@@ -110,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     except RealSetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    tagger, registry, version = load_tagger()
+    tagger, registry, version = load_tagger((None, None, None, args.model))
     started = time.perf_counter()
     results = [(item, predict(tagger, item)) for item in items]
     seconds = time.perf_counter() - started

@@ -76,26 +76,26 @@ def test_shipped_model_is_small_packaged_and_versioned_by_its_bytes() -> None:
 
 # Fixed texts and what the shipped model says of them. Retraining changes these on purpose:
 # re-pin them (python tests/test_model.py prints the current values) and say why in the commit.
-PINNED_VERSION = "1aa63406b6d5"
+PINNED_VERSION = "9b8f89fa984a"
 PINNED = {
     "China says a crewed mission to Mars could depart around 2033, with a surface outpost to follow, "
     "as Beijing races Washington to the red planet.": (
-        "relevant=True relevance=0.78 themes=[mars_crewed_landing:0.94]"
+        "relevant=True relevance=0.85 themes=[mars_crewed_landing:0.87]"
     ),
     "The US Space Force activated a new unit at Al Udeid Air Base in Qatar on Friday, the service's "
     "first permanent deployment in the Middle East.": (
-        "relevant=True relevance=0.80 themes=[space_force_deployment:0.95]"
+        "relevant=True relevance=0.64 themes=[space_force_deployment:1.00]"
     ),
     "Russia and China signed an agreement to build the International Lunar Research Station, "
     "Roscosmos said.": (
-        "relevant=True relevance=1.00 themes=[moon_base_ilrs:1.00,international_cooperation:0.42]"
+        "relevant=True relevance=0.99 themes=[moon_base_ilrs:1.00,international_cooperation:0.37]"
     ),
     "Bruno Mars announced new stadium dates for his world tour.": (
-        "relevant=False relevance=0.03 themes=[]"
+        "relevant=False relevance=0.00 themes=[]"
     ),
     "NASA's Perseverance rover found organic molecules in an ancient Martian lake bed, "
-    "scientists reported in Nature.": ("relevant=False relevance=0.01 themes=[]"),
-    "俄罗斯和中国将共同建设国际月球科研站。": ("relevant=True relevance=0.93 themes=[]"),
+    "scientists reported in Nature.": ("relevant=False relevance=0.00 themes=[]"),
+    "俄罗斯和中国将共同建设国际月球科研站。": ("relevant=True relevance=0.95 themes=[moon_base_ilrs:1.00]"),
 }
 
 
