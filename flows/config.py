@@ -315,13 +315,7 @@ class ScheduleConfig(_Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r} (use an IANA name like Europe/Paris)"
-            ) from None
-        return value
+        return _check_zone(value)
 
 
 class MaintenanceConfig(_Strict):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from spacewatch.extractors.tagger import Tagger, TagResult, build_tagger
+from spacewatch.seeds.realscore import Score
 from spacewatch.seeds.registry import load_corpus, load_registry
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -35,31 +36,6 @@ class GoldDoc:
     relevant: bool
     themes: frozenset[str]
     actors: frozenset[str]
-
-
-@dataclass(frozen=True)
-class Score:
-    label: str
-    tp: int
-    fp: int
-    fn: int
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    @property
-    def support(self) -> int:
-        return self.tp + self.fn
 
 
 def load_gold() -> tuple[GoldDoc, ...]:
