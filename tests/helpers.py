@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
@@ -32,9 +33,20 @@ def sample_feeds(base_url: str) -> list[tuple[str, str | None]]:
     return [(f"{base_url}/feeds/{f['file']}", f["name"]) for f in manifest["feeds"]]
 
 
-def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    """Read the warehouse the way an analyst would: a separate read-only connection."""
-    con = duckdb.connect(str(path), read_only=True)
+def query(path: Path, sql: str, params: list | None = None, wait_s: float = 0) -> list[tuple]:
+    """Read the warehouse the way an analyst would: a separate read-only connection.
+
+    `wait_s`: keep trying that long while a writer holds the file (a delivery records each
+    outcome in a short write of its own, so a test that reads while one runs must wait)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:

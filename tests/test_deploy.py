@@ -297,7 +297,7 @@ def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
                 break
             time.sleep(1)
         # The run's match events trigger the delivery deployment, which sends every alert.
-        (alerts,) = query(wh, "SELECT count(*) FROM alerts")[0]
+        (alerts,) = query(wh, "SELECT count(*) FROM alerts", wait_s=60)[0]
         assert alerts > 0
         deadline = time.monotonic() + 180
         while len(hook.posts) < alerts and time.monotonic() < deadline:
@@ -307,7 +307,7 @@ def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
         triggered = [r for r in delivery if r["idempotency_key"] and not r["auto_scheduled"]]  # type: ignore[union-attr]
         # One delivery for the run's matches: the trigger ignores the rest for a minute.
         assert len(triggered) == 1, [(r["auto_scheduled"], r["idempotency_key"]) for r in delivery]  # type: ignore[union-attr]
-        (committed,) = query(wh, "SELECT epoch(finished_at) FROM runs")[0]
+        (committed,) = query(wh, "SELECT epoch(finished_at) FROM runs", wait_s=60)[0]
         delays = [t - committed for t in hook.times]
     finally:
         serve.send_signal(signal.SIGINT)
@@ -316,8 +316,8 @@ def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
     log = (tmp_path / "serve.log").read_text()
     assert code == 0, log[-3000:]
     assert "Stopped." in log
-    assert query(wh, "SELECT status FROM runs") == [("completed",)]
-    assert {r[0] for r in query(wh, "SELECT status FROM alerts")} == {"sent"}
+    assert query(wh, "SELECT status FROM runs", wait_s=60) == [("completed",)]
+    assert {r[0] for r in query(wh, "SELECT status FROM alerts", wait_s=60)} == {"sent"}
     with pytest.raises(httpx.HTTPError):  # the server went with it
         httpx.get(f"{url}/health", timeout=2)
 
