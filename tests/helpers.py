@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from spacewatch.loopback import SAMPLE_DIR
+from spacewatch.loopback import SAMPLE_DIR, LoopbackServer, load_sample_routes
 
 
 def write_config(folder: Path, feeds: list[tuple[str, str | None]], **sections: str) -> Path:
@@ -68,3 +68,16 @@ def poisoned_work_page(
     if POISON in html:
         raise RuntimeError("extractor choked on this page")
     return work_page(html, url, title, published)  # type: ignore[arg-type]
+
+
+def ingest_sample(folder: Path) -> Path:
+    """The bundled sample served on loopback and run once through the real pipeline, in
+    `folder`; returns its configuration (for module-wide fixtures that only read it)."""
+    from spacewatch.flows import pipeline
+
+    with LoopbackServer() as server:
+        for path, route in load_sample_routes(server.base_url).items():
+            server.set(path, route)
+        config = write_config(folder, sample_feeds(server.base_url))
+        pipeline.run_pipeline(config)
+    return config

@@ -12,10 +12,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from helpers import ingest_sample, sample_feeds, write_config
 from helpers import query as helpers_query
-from helpers import sample_feeds, write_config
 from spacewatch.flows import pipeline
-from spacewatch.loopback import LoopbackServer, load_sample_routes
+from spacewatch.loopback import LoopbackServer
 from spacewatch.warehouse.connect import open_for_writing, writer_lock
 from spacewatch.warehouse.snapshot import open_snapshot, publish_snapshot, snapshot_path
 
@@ -38,13 +38,7 @@ def fresh(tmp_path: Path, sample_server: LoopbackServer) -> Path:
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The sample through the pipeline once for the module; tests here only read it."""
-    folder = tmp_path_factory.mktemp("analysts")
-    with LoopbackServer() as server:
-        for path, route in load_sample_routes(server.base_url).items():
-            server.set(path, route)
-        config = write_config(folder, sample_feeds(server.base_url))
-        pipeline.run_pipeline(config)
-    yield config
+    yield ingest_sample(tmp_path_factory.mktemp("analysts"))
 
 
 def test_query_works_while_the_pipeline_holds_the_warehouse(ingested: Path) -> None:

@@ -12,9 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from helpers import sample_feeds, write_config
-from spacewatch.flows import pipeline
-from spacewatch.loopback import LoopbackServer, load_sample_routes
+from helpers import ingest_sample, write_config
 from spacewatch.warehouse.snapshot import snapshot_path
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -29,13 +27,7 @@ def sw(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The bundled sample through the real pipeline, once for the module."""
-    folder = tmp_path_factory.mktemp("export")
-    with LoopbackServer() as server:
-        for path, route in load_sample_routes(server.base_url).items():
-            server.set(path, route)
-        config = write_config(folder, sample_feeds(server.base_url))
-        pipeline.run_pipeline(config)
-    yield config
+    yield ingest_sample(tmp_path_factory.mktemp("export"))
 
 
 def snapshot_counts(config: Path) -> dict[str, int]:

@@ -102,7 +102,7 @@ def test_alerts_test_gives_apprises_reason_for_each_fault(tmp_path: Path) -> Non
 
 
 def test_secret_parts_cover_credentials_but_not_plain_words() -> None:
-    from spacewatch.flows.apprise_check import mask_secrets, secret_parts
+    from spacewatch.extractors.redact import mask_secrets, secret_parts
 
     url = (
         f"json://user:{PASSWORD}@hooks.example.org/path/tok-{PASSWORD}?+Authorization=Bearer%20"
