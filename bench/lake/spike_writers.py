@@ -31,7 +31,9 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(__file__))
-import lakeutil  # noqa: E402
+import contextlib
+
+import lakeutil
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS articles (article_id BIGINT, canonical_url VARCHAR,
@@ -98,10 +100,8 @@ def worker(writer: int, catalog: str, data: str, pg: str, mode: str, urls, barri
                     results.append((url, state, attempts, None))
                     break
                 except Exception as exc:  # a refused commit: retry from the check
-                    try:
+                    with contextlib.suppress(Exception):
                         con.execute("ROLLBACK")
-                    except Exception:
-                        pass
                     msg = " ".join(str(exc).split())[:400]
                     if mode == "naive" or attempts >= 5:
                         results.append((url, "error", attempts, msg))
@@ -110,10 +110,9 @@ def worker(writer: int, catalog: str, data: str, pg: str, mode: str, urls, barri
                 finally:
                     if mode == "advisory":
                         con.execute("CALL postgres_execute('pgc', 'SELECT pg_advisory_unlock(15)')")
-            if mode != "advisory" and results[-1][1] != "inserted" and results[-1][2] == 1:
-                # the other writer is waiting at the commit barrier only if we never got there
-                if results[-1][1] == "skipped":
-                    barrier.wait()
+            # skipped at once: the other writer waits at the commit barrier for us
+            if mode != "advisory" and results[-1][1] == "skipped" and results[-1][2] == 1:
+                barrier.wait()
         out.put((writer, results))
     except Exception:
         out.put((writer, traceback.format_exc()))
