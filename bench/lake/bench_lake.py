@@ -485,8 +485,9 @@ def reader(work: str, target_runs: list[int], out) -> None:
             if r <= top and r not in seen:
                 seen[r] = now
         time.sleep(0.005)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.put((seen, rss))
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the forking parent
+    hwm = [ln for ln in Path("/proc/self/status").read_text().splitlines() if "VmHWM" in ln]
+    out.put((seen, int(hwm[0].split()[1]) / 1024))
 
 
 def visible(work: Path, repeat: int) -> None:

@@ -203,21 +203,41 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", nargs="*")
     parser.add_argument(
+        "--catalog",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="sqlite: the embedded default, two writers on one machine (no advisory scenario)",
+    )
+    parser.add_argument(
         "--inlining", type=int, help="DATA_INLINING_ROW_LIMIT (default: the extension's)"
     )
     args = parser.parse_args()
     if args.inlining is not None:  # inherited by the spawned writers
         os.environ["LAKE_ATTACH_OPTIONS"] = f"DATA_INLINING_ROW_LIMIT {args.inlining}"
     data = tempfile.mkdtemp(prefix="lake-data-") + "/"
-    with lakeutil.postgres_cluster() as pg:
-        catalog = f"postgres:{pg}"
+    with contextlib.ExitStack() as stack:
+        if args.catalog == "postgres":
+            pg = stack.enter_context(lakeutil.postgres_cluster())
+            catalog = f"postgres:{pg}"
+        else:
+            pg, catalog = "", f"sqlite:{data}catalog.sqlite"
         con = open_lake(catalog, data)
         for sql in SCHEMA:
             con.execute(sql)
         con.execute("INSERT INTO writer_token VALUES (0)")
         con.close()
+        print(
+            json.dumps(
+                {
+                    "catalog": args.catalog,
+                    "attach_options": os.environ.get("LAKE_ATTACH_OPTIONS", ""),
+                }
+            ),
+            flush=True,
+        )
         print(json.dumps(atomic(catalog, data)), flush=True)
-        for mode in args.only or ("naive", "token", "advisory"):
+        default = ("naive", "token", "advisory") if pg else ("naive", "token")
+        for mode in args.only or default:
             print(json.dumps(scenario(catalog, data, pg, mode, args.rounds)), flush=True)
 
 
