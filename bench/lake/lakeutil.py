@@ -68,9 +68,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def postgres_cluster():
+def postgres_cluster(databases: tuple[str, ...] = ("lake",)):
     """A throw-away PostgreSQL 15 cluster as the postgres user on a loopback port; yields the
-    libpq connection string of database `lake`. initdb refuses root, hence runuser."""
+    libpq connection string of the first of `databases` (all are created; the others differ
+    only in dbname=). initdb refuses root, hence runuser."""
     root = Path(tempfile.mkdtemp(prefix="lake-pg-"))
     os.chmod(root, 0o777)
     data = root / "data"
@@ -98,12 +99,13 @@ def postgres_cluster():
         capture_output=True,
     )
     try:
-        subprocess.run(
-            [*as_pg, str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "lake"],
-            check=True,
-            capture_output=True,
-        )
-        yield f"dbname=lake host=127.0.0.1 port={port} user=postgres"
+        for name in databases:
+            subprocess.run(
+                [*as_pg, str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), name],
+                check=True,
+                capture_output=True,
+            )
+        yield f"dbname={databases[0]} host=127.0.0.1 port={port} user=postgres"
     finally:
         subprocess.run(
             [*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
