@@ -98,6 +98,15 @@ def main() -> None:
                 samples.append(time.perf_counter() - t0)
             search[q] = round(statistics.median(samples), 3)
         result["bm25_query_s"] = search
+        probes = {
+            "postings_files": "SELECT count(*) FROM ducklake_list_files('lake', 'postings')",
+            "count_term_lunar": "SELECT count(*) FROM lake.postings WHERE term = 'lunar'",
+            "count_doc_len": "SELECT count(*), avg(len) FROM lake.doc_len",
+        }
+        for label, sql in probes.items():
+            t0 = time.perf_counter()
+            value = big.execute(sql).fetchone()[0]
+            result[label] = {"value": value, "s": round(time.perf_counter() - t0, 3)}
         big.execute(f"ATTACH '{dsn(base, 'lake_big')}' AS pgc (TYPE postgres, READ_ONLY)")
         result["catalog_db_mb"] = round(
             big.execute(

@@ -14,6 +14,11 @@ DuckLake on it, and runs, each for --rounds keys:
   token      as naive, but each transaction also UPDATEs one row of a `writer_token` table
              in the lake: DuckLake's optimistic concurrency must then refuse the second
              commit; the loser re-runs its check in a new transaction.
+  contention both writers store the same --rounds URLs (one forwards, one backwards) back to
+             back without barriers, each transaction held open 0.2 s, token and retry: how
+             many retries, any duplicate, how long in all. contention-backoff: the same with
+             a jittered exponential backoff before each retry; contention-lock: the same with
+             pg_advisory_xact_lock taken first inside each transaction (token kept).
   advisory   as naive, but the check-insert-commit runs under a PostgreSQL advisory lock
              taken on the catalog database (pg_advisory_lock through postgres_scanner).
 Prints one JSON line per scenario.
@@ -25,6 +30,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import random
 import sys
 import tempfile
 import time
@@ -34,6 +40,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import contextlib
 
 import lakeutil
+
+STORE_S = 0.2  # contention: seconds a store transaction stays open after its inserts
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS articles (article_id BIGINT, canonical_url VARCHAR,
@@ -63,6 +71,8 @@ def store(con, url: str, writer: int, mode: str, pg: str | None) -> str:
     """One store transaction for `url`; returns 'inserted', 'skipped' or raises."""
     aid = article_id(url)
     con.execute("BEGIN")
+    if mode == "contention-lock":  # held until this DuckDB transaction ends (spike_advisory.py)
+        con.execute("CALL postgres_execute('pgc', 'SELECT pg_advisory_xact_lock(15)')")
     present = con.execute(
         "SELECT count(*) FROM articles WHERE canonical_url = ?", [url]
     ).fetchone()[0]
@@ -72,19 +82,25 @@ def store(con, url: str, writer: int, mode: str, pg: str | None) -> str:
     con.execute("INSERT INTO articles VALUES (?, ?, ?, 'title', ?)", [aid, url, aid, writer])
     con.execute("INSERT INTO article_sources VALUES (?, ?, ?)", [writer, url, aid])
     con.execute("INSERT INTO alerts VALUES ('t', ?, 'desk', ?, 'pending')", [aid, aid])
-    if mode == "token":
+    if mode == "token" or mode.startswith("contention"):
         con.execute("UPDATE writer_token SET n = n + 1")
+    if mode.startswith("contention"):
+        time.sleep(STORE_S)  # the rest of a store step: tags, fingerprints, postings
     return "open"
 
 
 def worker(writer: int, catalog: str, data: str, pg: str, mode: str, urls, barrier, out):
     try:
         con = open_lake(catalog, data)
-        if mode == "advisory":
+        if mode in ("advisory", "contention-lock"):
             con.execute(f"ATTACH '{pg}' AS pgc (TYPE postgres)")
         results = []
+        paced = not mode.startswith("contention")  # contention: no barriers, as fast as each can go
+        if not paced and writer == 2:
+            urls = list(reversed(urls))
         for url in urls:
-            barrier.wait()
+            if paced:
+                barrier.wait()
             attempts = 0
             while True:
                 attempts += 1
@@ -93,7 +109,7 @@ def worker(writer: int, catalog: str, data: str, pg: str, mode: str, urls, barri
                 try:
                     state = store(con, url, writer, mode, pg)
                     if state == "open":
-                        if mode != "advisory":
+                        if mode != "advisory" and paced:
                             barrier.wait()  # both have checked and inserted: now commit
                         con.execute("COMMIT")
                         state = "inserted"
@@ -103,15 +119,17 @@ def worker(writer: int, catalog: str, data: str, pg: str, mode: str, urls, barri
                     with contextlib.suppress(Exception):
                         con.execute("ROLLBACK")
                     msg = " ".join(str(exc).split())[:400]
-                    if mode == "naive" or attempts >= 5:
+                    if mode == "naive" or attempts >= 10:
                         results.append((url, "error", attempts, msg))
                         break
                     results.append((url, "retry", attempts, msg))
+                    if mode == "contention-backoff":  # jittered, exponential, capped at 2 s
+                        time.sleep(random.uniform(0, min(2.0, 0.1 * 2**attempts)))
                 finally:
                     if mode == "advisory":
                         con.execute("CALL postgres_execute('pgc', 'SELECT pg_advisory_unlock(15)')")
             # skipped at once: the other writer waits at the commit barrier for us
-            if mode != "advisory" and results[-1][1] == "skipped" and results[-1][2] == 1:
+            if paced and mode != "advisory" and results[-1][1] == "skipped" and results[-1][2] == 1:
                 barrier.wait()
         out.put((writer, results))
     except Exception:
