@@ -224,6 +224,21 @@ SELECT h.article_id,
 FROM hits h JOIN conj USING (article_id) JOIN df USING (term)
      JOIN lake.doc_len d USING (article_id), stats s
 GROUP BY h.article_id ORDER BY score DESC, h.article_id LIMIT 20"""
+
+
+def query_terms(con, q: str) -> list[str]:
+    """The stemmed, stopword-free terms of a query, as the postings hold them."""
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT stem(w, 'english') FROM (SELECT unnest(regexp_extract_all("
+            "lower(strip_accents($q)), '[a-z]+')) AS w) "
+            "WHERE w NOT IN (SELECT sw FROM stopwords)",
+            {"q": q},
+        ).fetchall()
+    ]
+
+
 QUERIES = ["lunar station", "satellite debris regulator", "artemis " + tail_word(77)]
 
 RESULTS: dict = {}

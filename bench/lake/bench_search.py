@@ -33,15 +33,7 @@ def main() -> None:
     bench_lake.stopwords(con)
     out = {}
     for q in bench_lake.QUERIES:
-        terms = [
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT stem(w, 'english') FROM (SELECT unnest(regexp_extract_all("
-                "lower(strip_accents($q)), '[a-z]+')) AS w) "
-                "WHERE w NOT IN (SELECT sw FROM stopwords)",
-                {"q": q},
-            ).fetchall()
-        ]
+        terms = bench_lake.query_terms(con, q)
         literal = LITERAL.format(terms=", ".join(f"'{t}'" for t in terms), n=len(terms))
         timings = {"subquery": [], "literal": []}
         for _ in range(3):

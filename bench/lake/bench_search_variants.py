@@ -58,15 +58,7 @@ def main() -> None:
         con.execute("COMMIT")
         figures["build_s"] = round(time.perf_counter() - t0, 1)
     for q in bench_lake.QUERIES:
-        terms = [
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT stem(w, 'english') FROM (SELECT unnest(regexp_extract_all("
-                "lower(strip_accents($q)), '[a-z]+')) AS w) "
-                "WHERE w NOT IN (SELECT sw FROM stopwords)",
-                {"q": q},
-            ).fetchall()
-        ]
+        terms = bench_lake.query_terms(con, q)
         single = SINGLE.format(terms=", ".join(f"'{t}'" for t in terms), n=len(terms))
         timings = {"base": [], "single": []}
         tops = {}
