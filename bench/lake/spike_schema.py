@@ -5,7 +5,8 @@ to a DuckLake, each in its own transaction, and recorded in a schema_migrations 
 
 DuckLake has no sequences, primary keys or unique constraints, so each migration is first
 rewritten by a small, explicit set of rules (`lake_dialect`); the script prints, per migration,
-the rules that fired, whether it applied, and the columns of each lake table afterwards.
+the rules that fired, whether it applied, and the columns of each lake table afterwards;
+then applies warehouse/views.sql unchanged and reads each view once.
 """
 
 from __future__ import annotations
@@ -92,6 +93,24 @@ def main() -> None:
         "WHERE table_catalog = 'lake' GROUP BY 1 ORDER BY 1"
     ).fetchall()
     print(json.dumps({"lake_tables_columns": dict(tables)}))
+    # the documented analysts' views, unchanged, over the lake tables: created, then each read
+    try:
+        con.execute("BEGIN")
+        con.execute((SCHEMA.parent / "views.sql").read_text("utf-8"))
+        con.execute("COMMIT")
+        views = {}
+        for (name,) in con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE database_name = 'lake' ORDER BY 1"
+        ).fetchall():
+            try:
+                con.execute(f"SELECT * FROM {name} LIMIT 1").fetchall()
+                views[name] = "reads"
+            except Exception as exc:
+                views[name] = "fails: " + " ".join(str(exc).split())[:160]
+        print(json.dumps({"views_sql": "applied", "views": views}))
+    except Exception as exc:
+        con.execute("ROLLBACK")
+        print(json.dumps({"views_sql": "failed: " + " ".join(str(exc).split())[:300]}))
     print(
         json.dumps(
             {
