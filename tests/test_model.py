@@ -409,6 +409,62 @@ def test_a_brand_a_show_or_a_science_feature_fires_no_watched_alert(kind: str) -
     assert not set(WATCHED) & set(tags.theme_ids) or not tags.relevant
 
 
+# The same classes in other registry languages (written for this test).
+NEVER_ALERT_ELSEWHERE = {
+    "brand-de": (
+        "Mars Wrigley erhöht die Preise",
+        "Der Süßwarenhersteller Mars Wrigley erhöht die Preise für Schokoriegel wie Snickers und "
+        "Mars. Der Umsatz stieg im letzten Quartal, und das Unternehmen plant ein neues Werk.",
+    ),
+    "brand-ru": (
+        "Mars повышает цены на шоколад",
+        "Компания Mars, производитель батончиков Snickers и Mars, повысила цены на шоколад в "
+        "России. Выручка компании выросла, сообщили инвесторам.",
+    ),
+    "series-fr": (
+        "Critique : la série qui envoie des astronautes sur Mars",
+        "Cette série télévisée raconte la première mission habitée vers Mars. Les épisodes de la "
+        "deuxième saison sont plus sombres, et le showrunner promet une suite.",
+    ),
+    "series-zh": (
+        "电视剧《火星救援队》第二季开播",
+        "这部电视剧讲述宇航员登陆火星的故事，第二季共十二集，观众评价很高，导演表示将拍摄续集。",
+    ),
+    "science-es": (
+        "La hibernación de los osos y los viajes a Marte",
+        "Un estudio publicado en una revista de fisiología sugiere que la hibernación de los osos "
+        "podría ayudar a los astronautas en viajes largos a Marte. Los científicos analizaron "
+        "proteínas en ratones y células humanas.",
+    ),
+}
+
+
+def test_near_misses_plan_no_alert_through_the_pipeline_tagger_and_planner() -> None:
+    """The alert path itself: the pipeline's tagger (registries, seed corpus, shipped model),
+    every example topic subscribed, `plan_alerts` over a batch. Only the control story alerts."""
+    from spacewatch.extractors.alerting import Subscription, plan_alerts
+
+    tagger = load_tagger()[0]
+    rules = example_rules()
+    subs = {r.id: [Subscription("analyst@example.org", "immediate")] for r in rules}
+    control = (
+        "China prepares crewed Mars mission for 2033",
+        "China's space agency said it is preparing a crewed mission to Mars around 2033 and will "
+        "build a base on the red planet, as Beijing and Washington race to land astronauts there. "
+        "NASA's administrator told Congress the United States must land humans on Mars first.",
+    )
+    cases = {**NEVER_ALERT, **NEVER_ALERT_ELSEWHERE, "control": control}
+    batch = []
+    for story, (_kind, (title, text)) in enumerate(sorted(cases.items()), 1):
+        tags = tagger.tag(text, title=title, published="2025-03-01")
+        batch.append((story, story, tags, text, title))
+    story_of = {story: kind for story, (kind, _) in enumerate(sorted(cases.items()), 1)}
+    planned = plan_alerts(rules, subs, batch)
+    alerted = {story_of[p.story_id] for p in planned}
+    assert alerted == {"control"}, [(story_of[p.story_id], p.topic_id) for p in planned]
+    assert "mars_crewed_landing" in {p.topic_id for p in planned}
+
+
 def test_gold_floors_hold_with_the_model() -> None:
     floors = tomllib.loads((DATA / "gold_baseline.toml").read_text("utf-8"))
     tagger = shipped()
