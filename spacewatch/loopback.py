@@ -368,6 +368,7 @@ class LoopbackServer:
         self._now_in_flight = 0
         self.max_in_flight = 0
         self.gathers_abandoned = 0
+        self._gather_round = 0
         for path, route in (routes or {}).items():
             self.set(path, route)
 
@@ -496,10 +497,18 @@ class LoopbackServer:
                 self._now_in_flight -= 1
 
     def _gather(self, count: int) -> bool:
-        """Wait until `count` requests are in flight at once; False if the server stopped."""
+        """Hold until `count` requests are in flight at once; False if the server stopped.
+
+        A barrier: the request that makes the count releases every one waiting, even if some
+        has finished by the time a waiter wakes up."""
         deadline = time.monotonic() + GATHER_WAIT_S
         with self._flight:
-            while self._now_in_flight < count and not self._stop_event.is_set():
+            if self._now_in_flight >= count:
+                self._gather_round += 1
+                self._flight.notify_all()
+                return not self._stop_event.is_set()
+            mine = self._gather_round
+            while self._gather_round == mine and not self._stop_event.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.gathers_abandoned += 1
