@@ -386,3 +386,23 @@ def test_failed_alert_retries_after_base_doubling_to_the_cap_then_fails(tmp_path
         ("pending", 3, NOW + timedelta(seconds=60 + 120 + 200)),
         ("failed", 4, None),
     ]
+
+
+# -- politeness: `min_interval_s` is the pause Apprise keeps between two messages ------------
+
+
+def test_min_interval_is_apprises_pause_between_messages_by_value(tmp_path: Path) -> None:
+    from spacewatch.flows.sending import _apprise_for
+
+    apprise_file = tmp_path / "apprise.txt"
+    apprise_file.write_text("json://127.0.0.1:9/from-config\n", encoding="utf-8")
+    cache: dict = {}
+    for target in ("json://127.0.0.1:9/hook", f"config:{apprise_file}"):
+        paced = _apprise_for(target, 5.5, cache)
+        assert [p.request_rate_per_sec for p in paced] == [5.5], target
+    # None keeps Apprise's own default for the plugin, untouched.
+    default = _apprise_for("json://127.0.0.1:9/hook", None, cache)
+    import apprise
+
+    own = apprise.Apprise.instantiate("json://127.0.0.1:9/hook").request_rate_per_sec
+    assert [p.request_rate_per_sec for p in default] == [own]
