@@ -382,7 +382,8 @@ class Fetcher:
     """An async HTTP client with global and per-host concurrency limits. Use `async with`.
 
     `resolver` looks host names up (the system's by default); `network` makes the TCP
-    connections (httpcore's AnyIO backend by default). Both are seams for tests and for
+    connections (httpcore's AnyIO backend by default); `clock` times each fetch's
+    `duration_ms` (seconds, `time.perf_counter` by default). Both are seams for tests and for
     unusual networks; the address guard sits between them and cannot be bypassed by either.
     """
 
@@ -392,8 +393,10 @@ class Fetcher:
         *,
         resolver: Resolver = system_resolver,
         network: httpcore.AsyncNetworkBackend | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.policy = policy
+        self._clock = clock
         self._resolver = resolver
         self._network = network
         self._global = asyncio.Semaphore(policy.concurrency)
@@ -474,7 +477,7 @@ class Fetcher:
         except ValueError as exc:
             result = self._failure(url, state, Outcome.HARD, str(exc))
         started = state.get("started")
-        duration = int((time.perf_counter() - started) * 1000) if started else 0  # type: ignore[operator]
+        duration = int((self._clock() - started) * 1000) if started else 0  # type: ignore[operator]
         return _with_duration(result, duration)
 
     def _failure(
@@ -516,7 +519,7 @@ class Fetcher:
                 headers["If-Modified-Since"] = last_modified
             async with self._host_limit(current):
                 if "started" not in state:
-                    state["started"] = time.perf_counter()
+                    state["started"] = self._clock()
                     loop = asyncio.get_running_loop()
                     state["deadline"].reschedule(loop.time() + self.policy.timeout_s)  # type: ignore[attr-defined]
                 request = client.build_request("GET", current, headers=headers)
