@@ -40,6 +40,7 @@ class Module:
     name: str
     file: str
     tests: tuple[str, ...]
+    exclude: tuple[str, ...]
     ci: bool
     floor: float
 
@@ -51,6 +52,7 @@ def load_modules(path: Path = MODULES) -> list[Module]:
             name=name,
             file=spec["file"],
             tests=tuple(spec["tests"]),
+            exclude=tuple(spec.get("exclude", ())),
             ci=bool(spec.get("ci", False)),
             floor=float(spec.get("floor", 85)),
         )
@@ -93,21 +95,23 @@ def check_listed(modules: list[Module], repo: Path = REPO) -> None:
                 )
 
 
-def stage(modules: list[Module], dirs: dict[str, str]) -> None:
-    """A fresh .mutation/ laid out as installed, with the tests and mutmut's configuration."""
-    if STAGE.exists():
-        shutil.rmtree(STAGE)
-    STAGE.mkdir()
+def stage(module: Module, dirs: dict[str, str]) -> Path:
+    """A fresh .mutation/<module>/ laid out as installed, with the tests and mutmut's settings.
+    One tree per module, so mutmut picks, for each mutant, among that module's tests only."""
+    root = STAGE / module.name
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for package, folder in sorted(dirs.items(), key=lambda pair: pair[0].count(".")):
         shutil.copytree(
-            REPO / folder, STAGE / Path(*package.split(".")), ignore=ignore, dirs_exist_ok=True
+            REPO / folder, root / Path(*package.split(".")), ignore=ignore, dirs_exist_ok=True
         )
-    shutil.copytree(REPO / "tests", STAGE / "tests", ignore=ignore)
+    shutil.copytree(REPO / "tests", root / "tests", ignore=ignore)
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     pytest_ini = project["tool"]["pytest"]["ini_options"]
-    tests = sorted({t for m in modules for t in m.tests})
-    only = sorted(str(staged_path(m.file, dirs)) for m in modules)
+    tests = list(module.tests)
+    only = [str(staged_path(module.file, dirs))]
     lines = [
         "[tool.pytest.ini_options]",
         *(f"{key} = {json.dumps(value)}" for key, value in pytest_ini.items()),
@@ -119,13 +123,16 @@ def stage(modules: list[Module], dirs: dict[str, str]) -> None:
         # Slow tests start Prefect or many processes: minutes per mutant, and they run the
         # installed package in subprocesses, which a mutant never reaches anyway.
         # A fixed Hypothesis seed: a mutant is judged by the same examples every run.
-        'pytest_add_cli_args = ["-m", "not slow", "-p", "no:cacheprovider", "-q",'
-        ' "--hypothesis-seed=0"]',
+        "pytest_add_cli_args = "
+        + json.dumps(
+            ["-m", "not slow", "-p", "no:cacheprovider", "-q", "--hypothesis-seed=0"]
+            + [arg for test in module.exclude for arg in ("--deselect", test)]
+        ),
         "",
     ]
-    (STAGE / "pyproject.toml").write_text("\n".join(lines), encoding="utf-8")
-    for module in modules:
-        uncache(STAGE / staged_path(module.file, dirs))
+    (root / "pyproject.toml").write_text("\n".join(lines), encoding="utf-8")
+    uncache(root / staged_path(module.file, dirs))
+    return root
 
 
 _CACHE = re.compile(r"^[ \t]*@(functools\.)?(lru_cache|cache)\b.*\n", re.MULTILINE)
@@ -140,7 +147,7 @@ def uncache(path: Path) -> None:
 
 def counts(module: Module, dirs: dict[str, str]) -> tuple[int, int, list[str]]:
     """(killed, total, surviving mutant names) from mutmut's record of one file."""
-    meta = STAGE / "mutants" / (str(staged_path(module.file, dirs)) + ".meta")
+    meta = STAGE / module.name / "mutants" / (str(staged_path(module.file, dirs)) + ".meta")
     if not meta.is_file():
         return 0, 0, []
     codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
@@ -168,34 +175,43 @@ def main(argv: list[str] | None = None) -> int:
         modules = [m for m in modules if m.ci]
     check_listed(modules)
     dirs = package_dirs()
-    stage(modules, dirs)
-
-    started = time.monotonic()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     mutmut = [sys.executable, "-m", "mutmut", "run", "--max-children", "1"]
-    done = subprocess.run(mutmut, cwd=STAGE, env=env, stdout=subprocess.DEVNULL, check=False)
-    elapsed = time.monotonic() - started
-    if done.returncode != 0:
-        print(f"mutation: mutmut run failed with exit code {done.returncode}", file=sys.stderr)
-        return done.returncode
 
     failed = []
-    print(f"{'module':18} {'file':28} {'killed':>7} {'total':>6} {'score':>7}")
+    began = time.monotonic()
+    print(f"{'module':18} {'file':28} {'killed':>7} {'total':>6} {'score':>7} {'time':>6}")
     for module in modules:
+        started = time.monotonic()
+        root = stage(module, dirs)
+        done = subprocess.run(mutmut, cwd=root, env=env, stdout=subprocess.DEVNULL, check=False)
+        elapsed = time.monotonic() - started
+        if done.returncode != 0:
+            print(
+                f"mutation: {module.name}: mutmut failed (exit {done.returncode}); "
+                f"run `mutmut run` in {root.relative_to(REPO)} to see why",
+                file=sys.stderr,
+            )
+            failed.append(module)
+            continue
         killed, total, survivors = counts(module, dirs)
         score = 100.0 * killed / total if total else 0.0
         mark = ""
         if args.ci and score < module.floor:
             failed.append(module)
             mark = f"  below floor {module.floor:g}%"
-        print(f"{module.name:18} {module.file:28} {killed:7} {total:6} {score:6.1f}%{mark}")
+        print(
+            f"{module.name:18} {module.file:28} {killed:7} {total:6} {score:6.1f}% "
+            f"{elapsed:5.0f}s{mark}",
+            flush=True,
+        )
         if args.survivors:
             for name in survivors:
-                print(f"    survived: {name}")
-    print(f"mutation: {elapsed:.0f} s")
+                print(f"    survived: {name}", flush=True)
+    print(f"mutation: {time.monotonic() - began:.0f} s in all")
     if failed:
         names = ", ".join(m.name for m in failed)
-        print(f"mutation: score fell below the floor in {names}", file=sys.stderr)
+        print(f"mutation: failed or below the floor: {names}", file=sys.stderr)
         return 1
     return 0
 
