@@ -6,7 +6,7 @@ from match_topic, or planning a second alert for the same story, passed every ot
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -15,9 +15,12 @@ from spacewatch.extractors.alerting import (
     Subscription,
     build_rule,
     check_rule_ids,
+    describe_rule,
     hold_reason,
     match_topic,
+    parse_keywords,
     plan_alerts,
+    stale_reason,
 )
 from spacewatch.extractors.tagger import ActorMention, TagResult, ThemeTag
 
@@ -182,3 +185,78 @@ def test_hold_reason_mutes_and_pauses_only_while_the_pause_lasts() -> None:
     assert status == "digest" and "2026-03-01 13:00 UTC" in note
     assert hold_reason("moon", NOW, [], NOW) is None  # the pause has just ended
     assert hold_reason("moon", NOW - timedelta(hours=1), [], NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("expression", "problem"),
+    [
+        ('moon "open', "cannot read keywords at ' \"open'"),
+        ("lunar AND", "keywords end too early: 'lunar AND'"),
+        ("(moon OR mars", "missing ')' in keywords '(moon OR mars'"),
+        ("moon )", "unexpected ')' in keywords 'moon )'"),
+        ("OR moon", "unexpected 'OR' in keywords 'OR moon'"),
+        ("  ", "empty keyword expression"),
+    ],
+)
+def test_a_bad_keyword_expression_is_refused_naming_the_problem(
+    expression: str, problem: str
+) -> None:
+    with pytest.raises(RuleError) as caught:
+        parse_keywords(expression)
+    assert str(caught.value) == problem
+
+
+@pytest.mark.parametrize(
+    ("expression", "text", "phrases"),
+    [
+        ("lunar station", "the lunar research station", ["lunar", "station"]),
+        ("moon NOT film", "moon base plans", ["moon", "(absent)"]),
+        ("moon NOT film", "the moon film", []),
+        ("moon (base OR station)", "a moon station", ["moon", "station"]),
+        ("moon (base OR station)", "a moon landing", []),
+        ("  moon  ", "the moon", ["moon"]),
+    ],
+)
+def test_words_side_by_side_all_count_and_all_are_evidence(
+    expression: str, text: str, phrases: list[str]
+) -> None:
+    """Juxtaposed words, NOT and brackets are ANDed; every phrase found is evidence."""
+    assert parse_keywords(expression)(text) == phrases
+
+
+def test_describe_rule_names_every_condition() -> None:
+    rule = build_rule(
+        {"id": "t", "name": "T", "themes": ["moon", "mars"], "all_actors": ["nasa", "esa"],
+         "none_themes": ["film", "game"], "none_actors": ["x", "y"], "min_relevance": 0.7,
+         "min_theme_score": 0.5}
+    )  # fmt: skip
+    assert describe_rule(rule) == (
+        "any of themes moon, mars with relevance >= 0.7 and theme score >= 0.5, "
+        "all of actors nasa, esa, none of themes film, game, none of actors x, y"
+    )
+    single = build_rule({"id": "t", "name": "T", "all_actors": ["nasa"], "min_theme_score": 0.4})
+    assert describe_rule(single) == "actor nasa with theme score >= 0.4"
+
+
+def test_stale_reason_names_its_basis_and_age_and_keeps_the_window_edge_fresh() -> None:
+    published = (NOW - timedelta(hours=72)).astimezone(timezone(timedelta(hours=2)))
+    assert stale_reason(published, NOW, NOW, 48) == (
+        "not sent: older than max_age_h (published 2026-02-26 12:00 UTC, "
+        "3.0 days before it matched; window 48 h)"
+    )
+    assert stale_reason(None, NOW - timedelta(hours=36), NOW, 24) == (
+        "not sent: older than max_age_h (first seen 2026-02-28 00:00 UTC, "
+        "1.5 days before it matched; window 24 h)"
+    )
+    assert stale_reason(NOW - timedelta(hours=48), NOW, NOW, 48) is None  # exactly at the edge
+    # A window under an hour is a window too; only 0 turns it off.
+    assert stale_reason(NOW - timedelta(hours=1), NOW, NOW, 0.5) is not None
+    assert stale_reason(NOW - timedelta(days=900), NOW, NOW, 0) is None
+
+
+def test_plan_alerts_matches_keywords_in_the_title() -> None:
+    rule = build_rule({"id": "artemis", "name": "A", "keywords": "artemis"})
+    subs = {"artemis": [Subscription("ann", "immediate")]}
+    articles = [(1, 1, tagged(), "no word here", "Artemis slips"), (2, 2, tagged(), "x", "y")]
+    planned = plan_alerts([rule], subs, articles)
+    assert [(p.story_id, p.evidence) for p in planned] == [(1, ("artemis",))]

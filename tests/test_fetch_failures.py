@@ -1,0 +1,69 @@
+"""What an operator reads when a fetch fails, and which hop it failed at.
+
+Found by mutation testing (make mutation): a failure record without the hop it failed at,
+operator messages replaced by other text, and a system resolver that looked up some other host
+all passed every other test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx
+import pytest
+from test_http import fetch, policy, redirect
+
+from spacewatch.extractors.http import _describe, system_resolver
+from spacewatch.extractors.models import Outcome
+from spacewatch.loopback import LoopbackServer
+
+
+def test_a_refused_redirect_hop_is_the_failures_final_url() -> None:
+    target = "http://169.254.169.254/latest/meta-data/"
+    with LoopbackServer() as server:
+        server.set("/feed", redirect(target))
+        result = fetch(server.url("/feed"), policy())
+    assert result.outcome is Outcome.HARD
+    assert result.url == server.url("/feed")
+    assert result.final_url == target
+    assert [r.to_url for r in result.redirects] == [target]
+
+
+@pytest.mark.parametrize("address", ["192.0.2.7", "2001:db8::7"])
+def test_the_system_resolver_looks_up_the_host_it_is_given(address: str) -> None:
+    # A literal needs no DNS server; a lookup of anything else would give other addresses.
+    assert asyncio.run(system_resolver(address, 443)) == [address]
+
+
+@pytest.mark.parametrize(
+    ("exc", "message"),
+    [
+        (
+            socket.gaierror(-2, "Name or service not known"),
+            "DNS lookup failed (Name or service not known)",
+        ),
+        (socket.gaierror("no strerror"), "DNS lookup failed (no strerror)"),
+        (httpx.ConnectTimeout("slow"), "connection timed out"),
+        (httpx.ReadTimeout("slow"), "timed out waiting for the server"),
+        (httpx.PoolTimeout("slow"), "timed out waiting for the server"),
+        (httpx.ConnectError(""), "could not connect (connection refused)"),
+        (
+            ConnectionRefusedError(111, "Connection refused"),
+            "could not connect ([Errno 111] Connection refused)",
+        ),
+        (httpx.RemoteProtocolError("peer closed"), "protocol error: peer closed"),
+        (
+            ConnectionResetError(104, "reset by peer"),
+            "ConnectionResetError: [Errno 104] reset by peer",
+        ),
+        (OSError(), "OSError: OSError()"),
+    ],
+)
+def test_transport_failures_read_as_what_happened(exc: BaseException, message: str) -> None:
+    assert _describe(exc) == message
+
+
+def test_a_long_transport_error_is_cut_to_500_characters() -> None:
+    assert len(_describe(httpx.RemoteProtocolError("x" * 900))) == 500
+    assert _describe(OSError("y" * 900)) == ("OSError: " + "y" * 900)[:500]
