@@ -118,6 +118,10 @@ def stage(module: Module, dirs: dict[str, str]) -> Path:
         "",
         "[tool.mutmut]",
         'source_paths = ["spacewatch"]',
+        # A mutant that loops is caught at 3x its tests' clean time (+5 s for a loaded
+        # machine), not mutmut's 15x: one such mutant otherwise costs minutes.
+        "timeout_multiplier = 3.0",
+        "timeout_constant = 5.0",
         f"only_mutate = {json.dumps(only)}",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         # Slow tests start Prefect or many processes: minutes per mutant, and they run the

@@ -6,6 +6,8 @@ from match_topic, or planning a second alert for the same story, passed every ot
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -260,3 +262,68 @@ def test_plan_alerts_matches_keywords_in_the_title() -> None:
     articles = [(1, 1, tagged(), "no word here", "Artemis slips"), (2, 2, tagged(), "x", "y")]
     planned = plan_alerts([rule], subs, articles)
     assert [(p.story_id, p.evidence) for p in planned] == [(1, ("artemis",))]
+
+
+def test_evidence_gathers_every_condition_that_matched() -> None:
+    rule = build_rule(
+        {"id": "t", "name": "T", "themes": ["moon"], "all_themes": ["mars"], "keywords": "orbit"}
+    )
+    tags = tagged(themes={"moon": (0.9, ("lunar",)), "mars": (0.9, ("red planet",))})
+    assert match_topic(rule, tags, "in orbit") == ("lunar", "red planet", "orbit")
+
+
+def test_plan_alerts_reads_keywords_in_the_text_and_skips_topics_nobody_follows() -> None:
+    rules = [
+        build_rule({"id": "artemis", "name": "A", "keywords": "artemis"}),
+        build_rule({"id": "orphan", "name": "O", "keywords": "artemis"}),
+    ]
+    subs = {"artemis": [Subscription("ann", "immediate")]}  # nobody follows "orphan"
+    planned = plan_alerts(rules, subs, [(1, 1, tagged(), "Artemis slips", "Title")])
+    assert [(p.topic_id, p.evidence) for p in planned] == [("artemis", ("artemis",))]
+
+
+def test_a_story_without_known_times_is_not_stale() -> None:
+    rule = build_rule({"id": "moon", "name": "Moon", "themes": ["moon"]})
+    subs = {"moon": [Subscription("ann", "immediate")]}
+    moon = tagged(themes=MOON)
+    times = {1: (NOW - timedelta(hours=2), NOW)}  # story 2 has none
+    planned = plan_alerts(
+        [rule], subs, [(10, 1, moon, "t", None), (20, 2, moon, "t", None)],
+        story_times=times, now=NOW,
+    )  # fmt: skip
+    # No max_age_h: no window, so even the two-hour-old story goes out.
+    assert [(p.story_id, p.stale) for p in planned] == [(1, None), (2, None)]
+
+
+def test_one_second_past_the_window_is_stale() -> None:
+    assert stale_reason(NOW - timedelta(hours=48, seconds=1), NOW, NOW, 48) is not None
+
+
+@pytest.fixture
+def tokyo_clock() -> Iterator[None]:
+    """The process's local zone set to UTC+9, as on an operator's machine far from UTC."""
+    saved = time.tzname, time.timezone
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        assert datetime(2026, 1, 1, tzinfo=UTC).astimezone().utcoffset() == timedelta(hours=9)
+        yield
+    time.tzset()
+    assert (time.tzname, time.timezone) == saved
+
+
+@pytest.mark.usefixtures("tokyo_clock")
+def test_notes_give_times_in_utc_whatever_the_machines_zone() -> None:
+    assert stale_reason(None, NOW - timedelta(hours=36), NOW, 24) == (
+        "not sent: older than max_age_h (first seen 2026-02-28 00:00 UTC, "
+        "1.5 days before it matched; window 24 h)"
+    )
+    assert hold_reason("moon", NOW + timedelta(hours=1), [], NOW) == (
+        "digest",
+        "held: subscriber paused until 2026-03-01 13:00 UTC; "
+        "goes out in the first digest after the pause",
+    )
+    assert hold_reason("moon", None, ["moon"], NOW) == (
+        "muted",
+        "not sent: topic muted (muted_topics in the subscriber's configuration)",
+    )
