@@ -53,8 +53,9 @@ bench-quality: $(VENV)/.installed-run
 # Mutation testing (mutmut) of the core modules in mutation/modules.toml, one worker, niced:
 # killed/total per module; docs/mutation.md keeps the scores. `mutation-check` is CI's part:
 # the modules marked `ci = true`, failing when one falls below its floor.
+# `make mutation MODULES="rules" AGAIN=--again` tests only the last run's survivors again.
 mutation: $(VENV)/.installed-test
-	nice -n 10 $(BIN)/python mutation/run.py --survivors $(MODULES)
+	nice -n 10 $(BIN)/python mutation/run.py --survivors $(AGAIN) $(MODULES)
 
 mutation-check: $(VENV)/.installed-test
 	nice -n 10 $(BIN)/python mutation/run.py --ci

@@ -3,14 +3,15 @@
     python mutation/run.py                 # every listed module (make mutation)
     python mutation/run.py urls dedupe     # some of them
     python mutation/run.py --ci            # the `ci = true` modules, failing under their floor
+    python mutation/run.py --again rules   # the last run's survivors against today's tests
 
 mutmut 3 names a mutant after the module path it mutates (`spacewatch/extractors/urls.py` is
 `spacewatch.extractors.urls`) and puts its `mutants/` copy first on sys.path. This repository
 maps top-level folders to `spacewatch.*` (pyproject.toml's package-dir), so mutmut cannot run in
 it directly: the tests would import the unmutated editable install. The runner therefore builds
-a staging tree, `.mutation/`, laid out the way the package installs (`spacewatch/extractors/...`),
-with the tests beside it, and runs mutmut there with one worker. Results are read from mutmut's
-own per-file records and printed as killed/total per module.
+a staging tree per module, `.mutation/<module>/`, laid out the way the package installs
+(`spacewatch/extractors/...`), with the tests beside it, and runs mutmut there with one worker.
+Results are read from mutmut's own per-file records and printed as killed/total per module.
 """
 
 from __future__ import annotations
@@ -95,19 +96,33 @@ def check_listed(modules: list[Module], repo: Path = REPO) -> None:
                 )
 
 
-def stage(module: Module, dirs: dict[str, str]) -> Path:
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+def stage(module: Module, dirs: dict[str, str], *, again: bool = False) -> Path:
     """A fresh .mutation/<module>/ laid out as installed, with the tests and mutmut's settings.
-    One tree per module, so mutmut picks, for each mutant, among that module's tests only."""
+    One tree per module, so mutmut picks, for each mutant, among that module's tests only.
+    `again` keeps an existing tree and its results and refreshes only the tests."""
     root = STAGE / module.name
+    if again and root.is_dir():
+        shutil.copytree(REPO / "tests", root / "tests", ignore=_IGNORE, dirs_exist_ok=True)
+        write_settings(module, dirs, root)
+        return root
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for package, folder in sorted(dirs.items(), key=lambda pair: pair[0].count(".")):
         shutil.copytree(
-            REPO / folder, root / Path(*package.split(".")), ignore=ignore, dirs_exist_ok=True
+            REPO / folder, root / Path(*package.split(".")), ignore=_IGNORE, dirs_exist_ok=True
         )
-    shutil.copytree(REPO / "tests", root / "tests", ignore=ignore)
+    shutil.copytree(REPO / "tests", root / "tests", ignore=_IGNORE)
+    write_settings(module, dirs, root)
+    uncache(root / staged_path(module.file, dirs))
+    return root
+
+
+def write_settings(module: Module, dirs: dict[str, str], root: Path) -> None:
+    """pytest's settings from pyproject.toml, and mutmut's for this module."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     pytest_ini = project["tool"]["pytest"]["ini_options"]
     tests = list(module.tests)
@@ -135,8 +150,6 @@ def stage(module: Module, dirs: dict[str, str]) -> Path:
         "",
     ]
     (root / "pyproject.toml").write_text("\n".join(lines), encoding="utf-8")
-    uncache(root / staged_path(module.file, dirs))
-    return root
 
 
 _CACHE = re.compile(r"^[ \t]*@(functools\.)?(lru_cache|cache)\b.*\n", re.MULTILINE)
@@ -166,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="module names from mutation/modules.toml")
     parser.add_argument("--ci", action="store_true", help="the ci modules; fail under a floor")
     parser.add_argument("--survivors", action="store_true", help="list surviving mutants")
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="keep the last run's results and test its survivors against today's tests",
+    )
     args = parser.parse_args(argv)
 
     modules = load_modules()
@@ -187,8 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'module':18} {'file':28} {'killed':>7} {'total':>6} {'score':>7} {'time':>6}")
     for module in modules:
         started = time.monotonic()
-        root = stage(module, dirs)
-        done = subprocess.run(mutmut, cwd=root, env=env, stdout=subprocess.DEVNULL, check=False)
+        rerun = counts(module, dirs)[2] if args.again else []
+        root = stage(module, dirs, again=args.again)
+        if args.again and not rerun:
+            print(f"mutation: {module.name}: no survivors to test again", file=sys.stderr)
+        done = subprocess.run(
+            [*mutmut, *rerun], cwd=root, env=env, stdout=subprocess.DEVNULL, check=False
+        )
         elapsed = time.monotonic() - started
         if done.returncode != 0:
             print(
