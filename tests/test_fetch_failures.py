@@ -16,7 +16,7 @@ from test_http import fetch, policy, redirect
 
 from spacewatch.extractors.http import _describe, system_resolver
 from spacewatch.extractors.models import Outcome
-from spacewatch.loopback import LoopbackServer
+from spacewatch.loopback import LoopbackServer, Route
 
 
 def test_a_refused_redirect_hop_is_the_failures_final_url() -> None:
@@ -67,3 +67,28 @@ def test_transport_failures_read_as_what_happened(exc: BaseException, message: s
 def test_a_long_transport_error_is_cut_to_500_characters() -> None:
     assert len(_describe(httpx.RemoteProtocolError("x" * 900))) == 500
     assert _describe(OSError("y" * 900)) == ("OSError: " + "y" * 900)[:500]
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "error"),
+    [
+        (500, Outcome.TEMPORARY, "HTTP 500 Internal Server Error"),
+        (501, Outcome.TEMPORARY, "HTTP 501 Not Implemented"),
+        (404, Outcome.HARD, "HTTP 404 Not Found"),
+        (599, Outcome.TEMPORARY, "HTTP 599"),  # no reason phrase: none invented
+    ],
+)
+def test_an_error_status_reads_as_the_server_said_it(
+    status: int, outcome: Outcome, error: str
+) -> None:
+    with LoopbackServer() as server:
+        server.set("/feed", Route(b"oops", status=status))
+        result = fetch(server.url("/feed"), policy())
+    assert (result.outcome, result.status, result.error) == (outcome, status, error)
+
+
+def test_a_body_of_exactly_the_cap_is_accepted() -> None:
+    with LoopbackServer() as server:
+        server.set("/feed", Route(b"x" * 1000))
+        result = fetch(server.url("/feed"), policy(max_bytes=1000))
+    assert (result.outcome, result.body) == (Outcome.OK, b"x" * 1000)
