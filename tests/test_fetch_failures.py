@@ -12,9 +12,10 @@ import socket
 
 import httpx
 import pytest
+from test_address_guard import PUBLIC, LoopbackOnlyNetwork, ScriptedResolver
 from test_http import fetch, policy, redirect
 
-from spacewatch.extractors.http import _describe, system_resolver
+from spacewatch.extractors.http import Fetcher, FetchPolicy, _describe, system_resolver
 from spacewatch.extractors.models import Outcome
 from spacewatch.loopback import LoopbackServer, Route
 
@@ -92,3 +93,31 @@ def test_a_body_of_exactly_the_cap_is_accepted() -> None:
         server.set("/feed", Route(b"x" * 1000))
         result = fetch(server.url("/feed"), policy(max_bytes=1000))
     assert (result.outcome, result.body) == (Outcome.OK, b"x" * 1000)
+
+
+class TimedNetwork(LoopbackOnlyNetwork):
+    """The test network, noting the connect timeout each connection was given."""
+
+    def __init__(self, routes: tuple[str, ...]) -> None:
+        super().__init__(routes)
+        self.timeouts: list[float | None] = []
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, **kwargs):  # type: ignore[no-untyped-def, override]
+        self.timeouts.append(timeout)
+        return await super().connect_tcp(host, port, timeout=timeout, **kwargs)
+
+
+def test_every_guarded_connection_keeps_the_connect_timeout() -> None:
+    """A host that never answers is given up after connect_timeout_s, not the whole budget."""
+    network = TimedNetwork((PUBLIC,))
+    with LoopbackServer() as server:
+        server.set("/feed", Route(b"ok"))
+        url = f"http://news.example:{server.port}/feed"
+
+        async def run() -> Outcome:
+            pol = FetchPolicy(timeout_s=9.0, connect_timeout_s=1.5)
+            async with Fetcher(pol, resolver=ScriptedResolver([PUBLIC]), network=network) as f:
+                return (await f.fetch(url)).outcome
+
+        assert asyncio.run(run()) is Outcome.OK
+    assert network.timeouts == [1.5]
