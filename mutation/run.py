@@ -162,12 +162,33 @@ def uncache(path: Path) -> None:
     path.write_text(_CACHE.sub("", text), encoding="utf-8")
 
 
+def meta_path(module: Module, dirs: dict[str, str]) -> Path:
+    return STAGE / module.name / "mutants" / (str(staged_path(module.file, dirs)) + ".meta")
+
+
+def exit_codes(module: Module, dirs: dict[str, str]) -> dict[str, int | None]:
+    """mutmut's verdict per mutant (its exit code), from its record of the file."""
+    meta = meta_path(module, dirs)
+    if not meta.is_file():
+        return {}
+    return json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+
+
+def keep_verdicts(module: Module, dirs: dict[str, str], earlier: dict[str, int | None]) -> None:
+    """Put back the verdicts of mutants not run again. mutmut forgets every verdict when the
+    tests it may choose from change, though a new test can only kill more mutants."""
+    meta = meta_path(module, dirs)
+    data = json.loads(meta.read_text(encoding="utf-8"))
+    now = data["exit_code_by_key"]
+    data["exit_code_by_key"] = {
+        key: now[key] if now.get(key) is not None else earlier.get(key) for key in now
+    }
+    meta.write_text(json.dumps(data), encoding="utf-8")
+
+
 def counts(module: Module, dirs: dict[str, str]) -> tuple[int, int, list[str]]:
     """(killed, total, surviving mutant names) from mutmut's record of one file."""
-    meta = STAGE / module.name / "mutants" / (str(staged_path(module.file, dirs)) + ".meta")
-    if not meta.is_file():
-        return 0, 0, []
-    codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    codes = exit_codes(module, dirs)
     counted = {k: v for k, v in codes.items() if v not in NOT_COUNTED}
     killed = sum(1 for v in counted.values() if v in KILLED or v not in SURVIVED | {5, 33})
     survivors = sorted(k for k, v in counted.items() if v in SURVIVED | {5, 33})
@@ -205,13 +226,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'module':18} {'file':28} {'killed':>7} {'total':>6} {'score':>7} {'time':>6}")
     for module in modules:
         started = time.monotonic()
+        earlier = exit_codes(module, dirs) if args.again else {}
         rerun = counts(module, dirs)[2] if args.again else []
         root = stage(module, dirs, again=args.again)
         if args.again and not rerun:
-            print(f"mutation: {module.name}: no survivors to test again", file=sys.stderr)
-        done = subprocess.run(
-            [*mutmut, *rerun], cwd=root, env=env, stdout=subprocess.DEVNULL, check=False
-        )
+            done = subprocess.CompletedProcess(mutmut, 0)  # nothing survived: nothing to run
+        else:
+            done = subprocess.run(
+                [*mutmut, *rerun], cwd=root, env=env, stdout=subprocess.DEVNULL, check=False
+            )
+        if earlier and done.returncode == 0:
+            keep_verdicts(module, dirs, earlier)
         elapsed = time.monotonic() - started
         if done.returncode != 0:
             print(
