@@ -86,7 +86,7 @@ def staged_path(file: str, dirs: dict[str, str]) -> Path:
 
 
 def check_listed(modules: list[Module], repo: Path = REPO) -> None:
-    """One clear line, and exit 2, for the first listed file that does not exist."""
+    """One clear line, and exit status 1, for the first listed file that does not exist."""
     for module in modules:
         for path in (module.file, *module.tests):
             if not (repo / path).is_file():
