@@ -601,7 +601,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
         return "timed out waiting for the server"
     if isinstance(exc, httpx.ConnectError | ConnectionRefusedError):
-        return f"could not connect ({exc or 'connection refused'})"
+        return f"could not connect ({str(exc) or 'connection refused'})"
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"protocol error: {exc}"[:500]
     name = type(exc).__name__
