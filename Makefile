@@ -42,7 +42,7 @@ chromium:
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check extractors flows warehouse seeds spacewatch
+	$(BIN)/ruff format --check extractors flows warehouse seeds alerts cli spacewatch
 
 bench: $(VENV)/.installed-run
 	$(BIN)/python bench/pipeline.py --articles 1000

@@ -21,9 +21,9 @@ import json
 import sys
 import time
 
-from spacewatch.flows.tagging import load_tagger
 from spacewatch.seeds.realscore import Report, Score, Summary, predict, report
 from spacewatch.seeds.realset import SPLITS, LabelledItem, RealSetError, load_realset
+from spacewatch.seeds.tagging import load_tagger
 
 
 def _row(name: str, s: Score) -> str:

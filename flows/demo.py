@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ..loopback import SAMPLE_DIR, LoopbackServer, load_sample_routes
-from ..warehouse.connect import connect
+from spacewatch.loopback import SAMPLE_DIR, LoopbackServer, load_sample_routes
+from spacewatch.warehouse.connect import connect
 
 
 def write_demo_config(workdir: Path, base_url: str, sample_dir: Path = SAMPLE_DIR) -> Path:
@@ -31,7 +31,7 @@ def write_demo_config(workdir: Path, base_url: str, sample_dir: Path = SAMPLE_DI
 
 
 def run_demo(workdir: Path, console: Console) -> None:
-    from .pipeline import run_pipeline
+    from spacewatch.flows.pipeline import run_pipeline
 
     if workdir.exists():
         shutil.rmtree(workdir)  # a throw-away warehouse: every demo starts from nothing

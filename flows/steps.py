@@ -12,10 +12,11 @@ from datetime import datetime
 
 from pebble import ProcessExpired, ProcessPool
 
-from ..extractors import articles as extract
-from ..extractors.feeds import parse_feed
-from ..extractors.http import Fetcher, FetchPolicy
-from ..extractors.models import (
+from spacewatch.config import Config
+from spacewatch.extractors import articles as extract
+from spacewatch.extractors.feeds import parse_feed
+from spacewatch.extractors.fetch import Fetcher, FetchPolicy
+from spacewatch.extractors.models import (
     Article,
     ArticleCandidate,
     FeedState,
@@ -25,11 +26,10 @@ from ..extractors.models import (
     ParsedFeed,
     SourceLink,
 )
-from ..extractors.polling import BackoffPolicy, body_digest, decide_update
-from ..extractors.tagger import Tagger
-from ..extractors.urls import canonical_url
-from .config import Config
-from .tagging import (
+from spacewatch.extractors.polling import BackoffPolicy, body_digest, decide_update
+from spacewatch.extractors.urls import canonical_url
+from spacewatch.seeds.tagger import Tagger
+from spacewatch.seeds.tagging import (
     BUNDLED,
     TaggingPaths,
     init_worker,
@@ -229,7 +229,7 @@ def extraction_pool(workers: int, tagging_paths: TaggingPaths = BUNDLED) -> Iter
     """
     context = multiprocessing.get_context("forkserver")
     # "__main__" too: the server imports the main script once, so each worker does not.
-    context.set_forkserver_preload(["__main__", "spacewatch.flows.tagging"])
+    context.set_forkserver_preload(["__main__", "spacewatch.seeds.tagging"])
     pool = ProcessPool(
         max_workers=workers,
         max_tasks=2000,

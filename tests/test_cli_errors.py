@@ -11,7 +11,7 @@ import typer.main
 from test_cli import command_names, spacewatch
 
 from helpers import write_config
-from spacewatch.flows import cli
+from spacewatch.cli import main as cli
 from spacewatch.warehouse.connect import open_for_writing, writer_lock
 
 

@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spacewatch.extractors.alerting import build_rule, match_topic
-from spacewatch.extractors.tagger import Tagger, build_tagger
-from spacewatch.flows.tagging import load_tagger
+from spacewatch.alerts.rules import build_rule, match_topic
 from spacewatch.seeds import train_model
 from spacewatch.seeds.model import (
     DEFAULT_MODEL_PATH,
@@ -28,6 +26,8 @@ from spacewatch.seeds.model import (
     save_model,
 )
 from spacewatch.seeds.registry import load_corpus, load_registry
+from spacewatch.seeds.tagger import Tagger, build_tagger
+from spacewatch.seeds.tagging import load_tagger
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"

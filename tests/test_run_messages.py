@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import sample_feeds, write_config
-from spacewatch.flows.cli import _since
+from spacewatch.cli.main import _since
 from spacewatch.loopback import LoopbackServer
 
 SPACEWATCH = str(Path(sys.executable).with_name("spacewatch"))

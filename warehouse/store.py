@@ -10,12 +10,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ..extractors import dedupe
-from ..extractors.alerting import Subscription, TopicRule, plan_alerts
-from ..extractors.models import Article, FeedState, FeedUpdate, SourceLink
-from .alerts import insert_alerts
-from .batch import registered, transaction
-from .tags import insert_tags
+from spacewatch.alerts.rules import Subscription, TopicRule, plan_alerts
+from spacewatch.extractors import dedupe
+from spacewatch.extractors.models import Article, FeedState, FeedUpdate, SourceLink
+from spacewatch.warehouse.alerts import insert_alerts
+from spacewatch.warehouse.batch import registered, transaction
+from spacewatch.warehouse.tags import insert_tags
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from .models import FetchResult, Outcome, Redirect
+from spacewatch.extractors.models import FetchResult, Outcome, Redirect
 
 TEMPORARY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 524})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

@@ -1,5 +1,5 @@
 """Monitoring the monitor: load what the warehouse says about runs, feeds, alert delivery and
-ingest volume, judge it (`extractors/health.py`), tell the operator, and show it in
+ingest volume, judge it (`alerts/health.py`), tell the operator, and show it in
 `spacewatch status`.
 
 `check_health` only reads, so it works on the pipeline's connection and on the analysts'
@@ -18,7 +18,15 @@ import duckdb
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ..extractors.health import (
+from spacewatch.alerts.delivery import (
+    ShortWrites,
+    Writes,
+    _in_quiet_hours,
+    as_writes,
+    destinations,
+    send_with_timeout,
+)
+from spacewatch.alerts.health import (
     AlertBacklog,
     FeedObservation,
     HealthReport,
@@ -33,16 +41,8 @@ from ..extractors.health import (
     format_health_notice,
     match_due_notices,
 )
-from .config import Config, HealthConfig
-from .delivery import (
-    ShortWrites,
-    Writes,
-    _in_quiet_hours,
-    as_writes,
-    destinations,
-    send_with_timeout,
-)
-from .sending import Sender
+from spacewatch.alerts.sending import Sender
+from spacewatch.config import Config, HealthConfig
 
 # `spacewatch status` exits with this when it found problems (0 when healthy, 1 when it could
 # not check at all, for instance without a warehouse), so cron or systemd can act on it.
@@ -368,9 +368,9 @@ def open_status_source(config: Config) -> tuple[duckdb.DuckDBPyConnection, Statu
     writing, and a writer that starts while we read waits a few seconds for us
     (`warehouse.connect.READER_GRACE_S`), so reading live never fails a run.
     """
-    from ..warehouse.connect import WarehouseBusy, WarehouseError, connect, writer_holder
-    from ..warehouse.migrate import SchemaError, check_schema
-    from ..warehouse.snapshot import SnapshotMissing, open_snapshot, snapshot_path
+    from spacewatch.warehouse.connect import WarehouseBusy, WarehouseError, connect, writer_holder
+    from spacewatch.warehouse.migrate import SchemaError, check_schema
+    from spacewatch.warehouse.snapshot import SnapshotMissing, open_snapshot, snapshot_path
 
     path = config.warehouse_path
     if not path.exists():

@@ -18,9 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..warehouse.connect import WarehouseBusy, WarehouseError, connect, writer_lock
-from ..warehouse.migrate import SchemaError, check_schema
-from .config import Config, ConfigError, load_config
+from spacewatch.config import Config, ConfigError, load_config
+from spacewatch.warehouse.connect import WarehouseBusy, WarehouseError, connect, writer_lock
+from spacewatch.warehouse.migrate import SchemaError, check_schema
 
 app = typer.Typer(
     name="spacewatch",
@@ -89,8 +89,8 @@ def _check_writable(cfg: Config) -> None:
 
 def _check_rules(cfg: Config) -> None:
     """Registries and topic rules are checked before Prefect starts: a typo fails in a second."""
-    from .tagging import load_tagger
-    from .topics import load_rules
+    from spacewatch.alerts.topics import load_rules
+    from spacewatch.seeds.tagging import load_tagger
 
     try:
         load_rules(cfg, load_tagger(cfg.tagging_paths())[1])
@@ -102,7 +102,9 @@ def _check_rules(cfg: Config) -> None:
 
 def execute(cfg: Config, wait_s: float, verbose: bool) -> object:
     prefect_environment(verbose)
-    from .pipeline import run_pipeline  # imported late: Prefect reads its settings on import
+    from spacewatch.flows.pipeline import (
+        run_pipeline,  # imported late: Prefect reads its settings on import
+    )
 
     _check_rules(cfg)
     if wait_s <= 0:
@@ -240,7 +242,7 @@ def feeds(config: ConfigOption = None) -> None:
 
 def _tag_source(path: str) -> tuple[str, str, str | None]:
     """(source label, text, title) from a file or standard input; HTML is extracted first."""
-    from ..extractors.articles import extract_article
+    from spacewatch.extractors.articles import extract_article
 
     if path == "-":
         raw, label = sys.stdin.buffer.read(), "<stdin>"
@@ -275,7 +277,7 @@ def tag(
     """
     import json
 
-    from .tagging import load_tagger
+    from spacewatch.seeds.tagging import load_tagger
 
     cfg_path = config if config is not None else None
     paths_cfg: tuple[str | None, ...] = (None, None, None, None)
@@ -343,7 +345,7 @@ def retag(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from .retag import retag as run_retag
+    from spacewatch.flows.retag import retag as run_retag
 
     cfg = _load(config)
     progress = Progress(
@@ -442,7 +444,7 @@ def alerts_list(
 @contextmanager
 def _writer(cfg: Config, wait: float = 0.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """The warehouse opened for writing under the run lock, with one-line errors."""
-    from ..warehouse.connect import open_for_writing
+    from spacewatch.warehouse.connect import open_for_writing
 
     if not cfg.warehouse_path.exists():
         raise Fail(f"{cfg.warehouse_path}: warehouse not found (run `spacewatch run` first)")
@@ -467,7 +469,7 @@ def alerts_retry(config: ConfigOption = None) -> None:
 
         spacewatch alerts retry --config spacewatch.toml
     """
-    from .delivery import deliver_due, delivering
+    from spacewatch.alerts.delivery import deliver_due, delivering
 
     cfg = _load(config)
     if not cfg.warehouse_path.exists():
@@ -500,7 +502,7 @@ def alerts_test(
 
         spacewatch alerts test policy-desk --config spacewatch.toml
     """
-    from .delivery import send_test
+    from spacewatch.alerts.delivery import send_test
 
     cfg = _load(config)
     found = {s.name: s for s in cfg.subscribers}
@@ -540,9 +542,9 @@ def topics_backtest(
 
         spacewatch topics backtest space_force_deployment --since 180d
     """
-    from ..extractors.alerting import match_topic, stale_reason
-    from .tagging import load_tagger
-    from .topics import load_rules
+    from spacewatch.alerts.rules import match_topic, stale_reason
+    from spacewatch.alerts.topics import load_rules
+    from spacewatch.seeds.tagging import load_tagger
 
     cfg = _load(config)
     try:
@@ -646,8 +648,8 @@ def digest(
     if not cfg.warehouse_path.exists():
         raise Fail(f"{cfg.warehouse_path}: warehouse not found (run `spacewatch run` first)")
     prefect_environment(False)
-    from .delivery import DeliverySummary
-    from .pipeline import digest_flow
+    from spacewatch.alerts.delivery import DeliverySummary
+    from spacewatch.flows.pipeline import digest_flow
 
     try:
         summary = DeliverySummary(**digest_flow(str(cfg.source), force, 60.0))
@@ -667,8 +669,8 @@ def open_analyst_view(cfg: Config, writable: tuple[Path, ...] = ()) -> duckdb.Du
 
     `writable` lists what the tool itself writes through DuckDB (never what user SQL names).
     """
-    from ..warehouse.fts import FtsUnavailable
-    from ..warehouse.snapshot import SnapshotMissing, open_snapshot
+    from spacewatch.warehouse.fts import FtsUnavailable
+    from spacewatch.warehouse.snapshot import SnapshotMissing, open_snapshot
 
     try:
         return open_snapshot(cfg.warehouse_path, writable)
@@ -783,7 +785,7 @@ def _emit(relation: duckdb.DuckDBPyRelation | None, output_format: str, out: Pat
         console.print(f"wrote {out}")
         return
     if output_format == "csv":
-        from .export import write_csv
+        from spacewatch.warehouse.export import write_csv
 
         if out is not None:
             with out.open("w", encoding="utf-8", newline="") as stream:
@@ -807,7 +809,7 @@ def _emit(relation: duckdb.DuckDBPyRelation | None, output_format: str, out: Pat
         return
     from rich.text import Text
 
-    from .export import text_of
+    from spacewatch.warehouse.export import text_of
 
     table = Table(show_lines=False)
     for column in columns:
@@ -840,7 +842,7 @@ def sql(
     """
     import shlex
 
-    from ..warehouse.snapshot import SnapshotMissing, shell_command, snapshot_path
+    from spacewatch.warehouse.snapshot import SnapshotMissing, shell_command, snapshot_path
 
     cfg = _load(config)
     path = snapshot_path(cfg.warehouse_path)
@@ -897,7 +899,7 @@ def search(
         spacewatch search '"lunar station" Russia OR China -Gateway' --since 2021-01-01
         spacewatch search --actor roscosmos --since 90d
     """
-    from ..warehouse.search import SearchFilters, build_search, unknown_ids
+    from spacewatch.warehouse.search import SearchFilters, build_search, unknown_ids
 
     if output_format not in ("table", "csv", "json"):
         raise Fail(f"--format {output_format!r}: expected table, csv or json", EXIT_CONFIG)
@@ -951,7 +953,7 @@ def demo(
 
         spacewatch demo --workdir /tmp/spacewatch-demo
     """
-    from .demo import run_demo
+    from spacewatch.flows.demo import run_demo
 
     prefect_environment(verbose)
     try:
@@ -981,8 +983,8 @@ def serve(
 
         spacewatch serve --config /etc/spacewatch/spacewatch.toml
     """
-    from .prefect_server import ServerError
-    from .serve import serve_forever
+    from spacewatch.flows.prefect_server import ServerError
+    from spacewatch.flows.serve import serve_forever
 
     cfg = _load(config)
     _check_rules(cfg)
@@ -1010,7 +1012,7 @@ def maintenance(
 
         spacewatch maintenance --config spacewatch.toml
     """
-    from .maintenance import run_maintenance, summary_lines
+    from spacewatch.flows.maintenance import run_maintenance, summary_lines
 
     cfg = _load(config)
     try:
@@ -1037,7 +1039,7 @@ def restore(
 
         spacewatch restore backups/spacewatch-20261126T033000Z.duckdb --config spacewatch.toml
     """
-    from ..warehouse.maintenance import restore_backup
+    from spacewatch.warehouse.maintenance import restore_backup
 
     cfg = _load(config)
     path = cfg.warehouse_path
@@ -1078,9 +1080,9 @@ def report(
     """
     import time
 
-    from ..warehouse.report_data import load_report_data
-    from ..warehouse.snapshot import snapshot_path
-    from .report import save_report
+    from spacewatch.report import save_report
+    from spacewatch.warehouse.report_data import load_report_data
+    from spacewatch.warehouse.snapshot import snapshot_path
 
     started = time.perf_counter()
     cfg = _load(config)
@@ -1131,8 +1133,7 @@ def export(
 
         spacewatch export --format parquet --out exports/ --views v_articles,v_actor_trends
     """
-    from ..warehouse.snapshot import snapshot_path
-    from .export import (
+    from spacewatch.warehouse.export import (
         FORMATS,
         ExportError,
         begin_export,
@@ -1140,6 +1141,7 @@ def export(
         list_views,
         parse_view_names,
     )
+    from spacewatch.warehouse.snapshot import snapshot_path
 
     if output_format not in FORMATS:
         raise Fail(f"--format {output_format!r}: expected parquet or csv", EXIT_CONFIG)
@@ -1198,7 +1200,7 @@ def status(
     """
     import json
 
-    from .health import (
+    from spacewatch.alerts.monitor import (
         EXIT_UNHEALTHY,
         StatusUnavailable,
         build_status_record,

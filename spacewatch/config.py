@@ -208,7 +208,7 @@ class SubscriberConfig(_Strict):
         """Each URL parsed by Apprise now, so a typo stops the run with one line instead of
         failing every delivery later. `secret:` and `config:` entries are read when sending;
         `env:` ones are checked when the variable is set here. The error never shows the URL."""
-        from .apprise_check import check_apprise_url
+        from spacewatch.alerts.apprise_check import check_apprise_url
 
         for index, entry in enumerate(self.urls, start=1):
             if entry.startswith(("secret:", "config:")):

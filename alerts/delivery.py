@@ -7,7 +7,7 @@ short write, each outcome is recorded in its own short write (`ShortWrites`), an
 times out is stopped, not abandoned (`sending.Sender`).
 
 URLs and tokens never leave this module: rows, messages and errors carry a destination label
-(`extractors/redact.py`) and Apprise's own reasons with every part of the URL masked.
+(`alerts/redact.py`) and Apprise's own reasons with every part of the URL masked.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from pathlib import Path
 import apprise
 import duckdb
 
-from ..extractors.alerting import RuleError, build_rule, describe_rule, hold_reason
-from ..extractors.messages import AlertView, Message, format_alert, format_digest
-from ..extractors.redact import destination_label, mask_secrets, secret_parts
-from ..warehouse.connect import connect, delivery_lock, open_for_writing, writer_lock
-from .config import Config, SubscriberConfig
-from .sending import Outcome, Sender
+from spacewatch.alerts.messages import AlertView, Message, format_alert, format_digest
+from spacewatch.alerts.redact import destination_label, mask_secrets, secret_parts
+from spacewatch.alerts.rules import RuleError, build_rule, describe_rule, hold_reason
+from spacewatch.alerts.sending import Outcome, Sender
+from spacewatch.config import Config, SubscriberConfig
+from spacewatch.warehouse.connect import connect, delivery_lock, open_for_writing, writer_lock
 
 # Apprise logs at warning level about failed sends; our own records are the masked ones.
 logging.getLogger("apprise").setLevel(logging.CRITICAL)
