@@ -1,6 +1,7 @@
 """Is the monitor itself healthy? Pure evaluation of what the warehouse says about recent runs,
 feeds, alert delivery and ingest volume, and the operator's notice. No I/O here:
-`alerts/monitor.py` loads the observations and sends the notices.
+`alerts/status.py` loads the observations (`warehouse/health.py`) and `alerts/monitor.py` sends
+the notices.
 
 A silent coverage gap is the failure users of monitors complain about most, so ingest volume
 is compared with its own recent norm (the median of the previous days, which a single busy or

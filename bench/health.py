@@ -17,7 +17,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from spacewatch.alerts.monitor import check_health, notify_health
+from spacewatch.alerts.monitor import notify_health
+from spacewatch.alerts.status import check_health
 from spacewatch.config import parse_config
 from spacewatch.warehouse.connect import open_for_writing
 

@@ -1200,7 +1200,7 @@ def status(
     """
     import json
 
-    from spacewatch.alerts.monitor import (
+    from spacewatch.alerts.status import (
         EXIT_UNHEALTHY,
         StatusUnavailable,
         build_status_record,

@@ -24,12 +24,12 @@ from prefect.context import get_run_context
 from prefect.events import emit_event
 
 from spacewatch.alerts.delivery import DeliverySummary, deliver_digests, deliver_pending
-from spacewatch.alerts.monitor import run_health_check, run_health_notices
 from spacewatch.alerts.topics import load_rules
 from spacewatch.config import Config
 from spacewatch.extractors.models import Article, ArticleCandidate, FeedState, FeedUpdate
 from spacewatch.extractors.polling import due_feeds
 from spacewatch.flows import runners, steps
+from spacewatch.flows.health_tasks import run_health_check, run_health_notices
 from spacewatch.flows.run_config import load_run_config
 from spacewatch.seeds.registry import load_corpus
 from spacewatch.seeds.tagger import discover_candidates

@@ -12,7 +12,7 @@ from receivers import WebhookSink
 
 from helpers import query, sample_feeds, write_config
 from spacewatch.alerts.delivery import send_digests
-from spacewatch.alerts.monitor import check_health
+from spacewatch.alerts.status import check_health
 from spacewatch.config import load_config
 from spacewatch.flows import pipeline
 from spacewatch.loopback import LoopbackServer

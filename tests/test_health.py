@@ -28,7 +28,8 @@ from spacewatch.alerts.health import (
     match_due_notices,
     match_problems,
 )
-from spacewatch.alerts.monitor import EXIT_UNHEALTHY, check_health, notify_health
+from spacewatch.alerts.monitor import notify_health
+from spacewatch.alerts.status import EXIT_UNHEALTHY, check_health
 from spacewatch.config import ConfigError, load_config, parse_config
 from spacewatch.loopback import LoopbackServer, Route
 from spacewatch.warehouse.connect import open_for_writing, writer_lock
