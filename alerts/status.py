@@ -110,6 +110,18 @@ def open_status_source(config: Config) -> tuple[duckdb.DuckDBPyConnection, Statu
     return con, StatusSource("snapshot", str(path), str(snap), published, holder)
 
 
+def take_status(config: Config, now: datetime) -> tuple[HealthReport, StatusSource, list[tuple]]:
+    """What `spacewatch status` shows: the report, where it was read, the open notices."""
+    con, source = open_status_source(config)
+    try:
+        return check_health(con, config, now), source, observed.load_recent_notices(con)
+    except duckdb.Error as exc:
+        where = source.snapshot if source.kind == "snapshot" else source.warehouse
+        raise StatusUnavailable(f"{where}: cannot read: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
 def _when(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
