@@ -2,6 +2,9 @@
 
 Every fetch of the project (feeds and article pages alike) goes through `Fetcher.fetch`, which
 never raises for network trouble: it returns a `FetchResult` whose `outcome` says how it ended.
+
+Over 500 lines on purpose: the address guard runs inside this client's connection pool (its
+network backend), so the two are one thing; it is the project's one network module.
 """
 
 from __future__ import annotations

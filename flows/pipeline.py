@@ -427,15 +427,12 @@ def pipeline(config_path: str | None = None, wait_s: float = 0.0, deliver: bool 
             with writer_lock(path, wait_s):
                 con = open_for_writing(path)
                 try:
-                    con.execute(
-                        """UPDATE runs SET alerts_sent = ?, alerts_deferred = ?,
-                               alerts_failed = ? WHERE run_id = ?""",
-                        [
-                            summary.alerts_sent,
-                            summary.alerts_deferred,
-                            summary.alerts_failed,
-                            summary.run_id,
-                        ],
+                    store.count_deliveries(
+                        con,
+                        summary.run_id,
+                        summary.alerts_sent,
+                        summary.alerts_deferred,
+                        summary.alerts_failed,
                     )
                     _snapshot(con, config, summary, logger)
                 finally:

@@ -44,7 +44,7 @@ def retag(
 ) -> tuple[int, str]:
     """Re-tag all stored articles with the current registries; returns (count, version)."""
     tagger, registry, version = load_tagger(config.tagging_paths())
-    total = con.execute("SELECT count(*) FROM articles").fetchone()[0]  # type: ignore[index]
+    total = tags.count_articles(con)
     tags.save_registry(con, registry, version)
     corpus = load_corpus(config.tagging_paths()[2])
     tags.save_seed_tags(con, [(d.name, tagger.tag(d.text)) for d in corpus], version)

@@ -1,6 +1,9 @@
 """Every setting, declared once with its default and validator; read from one TOML file.
 
 `deploy/spacewatch.example.toml` lists the same keys with their defaults for operators.
+
+Over 500 lines on purpose: every setting is declared in one module (one place to add a key and
+its validator), at the root because the CLI and the flows both read it.
 """
 
 from __future__ import annotations

@@ -246,3 +246,7 @@ def iter_articles(
     )
     while rows := cur.fetchmany(batch):
         yield rows
+
+
+def count_articles(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT count(*) FROM articles").fetchone()[0])  # type: ignore[index]
