@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
-import apprise
 import duckdb
 
 from spacewatch.alerts.messages import AlertView, Message, format_alert, format_digest
@@ -90,6 +89,8 @@ def destinations(
 ) -> tuple[list[Destination], list[str]]:
     """Apprise targets of a subscriber, and problems (naming labels, never URLs) with its
     entries."""
+    import apprise  # here, not at the top: commands that send nothing never load it
+
     found, problems = [], []
     for index, entry in enumerate(subscriber.urls, start=1):
         label = destination_label(subscriber.name, entry)
