@@ -70,6 +70,27 @@ def _keep_help_as_written(group: typer.Typer, seen: set[int]) -> None:
             _keep_help_as_written(sub.typer_instance, seen)
 
 
+# `spacewatch --help` lists the commands in the README's order, whatever the import order.
+HELP_ORDER = [
+    "run",
+    "feeds",
+    "status",
+    "tag",
+    "retag",
+    "digest",
+    "query",
+    "search",
+    "sql",
+    "report",
+    "export",
+    "demo",
+    "serve",
+    "maintenance",
+    "restore",
+]
+app.registered_commands.sort(
+    key=lambda info: HELP_ORDER.index(info.name or info.callback.__name__)  # type: ignore[union-attr]
+)
 _keep_help_as_written(app, set())
 
 
