@@ -319,8 +319,11 @@ def cross_validate(
     c: float,
     seed: int,
     log: Callable[[str], None],
+    on_result: Callable[[LabelledText, TagResult], None] | None = None,
 ) -> dict[str, dict[str, dict[str, Counts]]]:
-    """{"model"|"registry": {slice: {label: Counts}}}; slices: all, gold, real, lang:xx."""
+    """{"model"|"registry": {slice: {label: Counts}}}; slices: all, gold, real, handwritten,
+    lang:xx (dev texts of each language), n:<slice> (texts in the slice, as relevance Counts of
+    tp = n). `on_result` sees every held-out text with the model's verdict on it."""
     table: dict[str, dict[str, dict[str, Counts]]] = {
         "model": defaultdict(lambda: defaultdict(Counts)),
         "registry": defaultdict(lambda: defaultdict(Counts)),
@@ -336,13 +339,16 @@ def cross_validate(
             p = prepared[j]
             d = p.doc
             got = tagger.tag(d.text, title=d.title, published=d.published)
+            if on_result is not None:
+                on_result(d, got)
             calibration.append((got.relevance, d.relevant))
             calibration += [
                 (t.score, t.id in d.themes) for t in got.themes if labelled_for(p, t.id)
             ]
             for name, res in (("model", got), ("registry", p.registry)):
-                for sl in ("all", d.source, f"lang:{d.language}"):
+                for sl in ("all", d.source, f"lang:{d.language}", f"lang:{d.language}:{d.source}"):
                     table[name][sl]["relevance"].add(d.relevant, res.relevant)
+                    table[name][sl]["n"].tp += 1
                     for t in registry.themes:
                         if labelled_for(p, t.id):
                             table[name][sl][t.id].add(t.id in d.themes, t.id in res.theme_ids)
@@ -366,9 +372,7 @@ def report(table: dict[str, dict[str, dict[str, Counts]]], themes: Sequence[str]
     lines = []
     for sl in sorted(table["model"], key=lambda s: (s != "all", s != "real", s)):
         rows = table["model"][sl]
-        n = sum((c.tp + c.fp + c.fn) > -1 for c in [rows["relevance"]])  # header only
-        del n
-        lines.append(f"\n== {sl} ==")
+        lines.append(f"\n== {sl} ==  (n {rows['n'].tp})")
         lines.append(
             f"{'label':26} {'supp':>5} | {'model P':>7} {'R':>6} {'F1':>6} | "
             f"{'registry P':>10} {'R':>6} {'F1':>6}"

@@ -76,33 +76,59 @@ def test_shipped_model_is_small_packaged_and_versioned_by_its_bytes() -> None:
 
 # Fixed texts and what the shipped model says of them. Retraining changes these on purpose:
 # re-pin them (python tests/test_model.py prints the current values) and say why in the commit.
-PINNED_VERSION = "9b8f89fa984a"
+PINNED_VERSION = "258c14118a88"
 PINNED = {
     "China says a crewed mission to Mars could depart around 2033, with a surface outpost to follow, "
     "as Beijing races Washington to the red planet.": (
-        "relevant=True relevance=0.85 themes=[mars_crewed_landing:0.87]"
+        "relevant=True relevance=0.83 themes=[mars_crewed_landing:0.91] actors=[china,united_states]"
     ),
     "The US Space Force activated a new unit at Al Udeid Air Base in Qatar on Friday, the service's "
     "first permanent deployment in the Middle East.": (
-        "relevant=True relevance=0.64 themes=[space_force_deployment:1.00]"
+        "relevant=True relevance=0.86 themes=[space_force_deployment:1.00] actors=[us_space_force]"
     ),
     "Russia and China signed an agreement to build the International Lunar Research Station, "
     "Roscosmos said.": (
-        "relevant=True relevance=0.99 themes=[moon_base_ilrs:1.00,international_cooperation:0.37]"
+        "relevant=True relevance=1.00 themes=[moon_base_ilrs:1.00,international_cooperation:0.37] "
+        "actors=[china,ilrs,roscosmos,russia]"
     ),
     "Bruno Mars announced new stadium dates for his world tour.": (
-        "relevant=False relevance=0.00 themes=[]"
+        "relevant=False relevance=0.00 themes=[] actors=[]"
     ),
     "NASA's Perseverance rover found organic molecules in an ancient Martian lake bed, "
-    "scientists reported in Nature.": ("relevant=False relevance=0.00 themes=[]"),
-    "俄罗斯和中国将共同建设国际月球科研站。": ("relevant=True relevance=0.95 themes=[moon_base_ilrs:1.00]"),
+    "scientists reported in Nature.": ("relevant=False relevance=0.00 themes=[] actors=[nasa]"),
+    "俄罗斯和中国将共同建设国际月球科研站。": (
+        "relevant=True relevance=0.97 themes=[moon_base_ilrs:1.00] actors=[china,ilrs,russia]"
+    ),
+    # Near-misses of issue 11: a brand called Mars, a TV drama review, a science feature.
+    "Mars Inc., the maker of Snickers and M&M's, reported higher chocolate sales and said it would "
+    "expand its pet food business in China.": (
+        "relevant=False relevance=0.00 themes=[] actors=[china]"
+    ),
+    "Review: the new drama series follows a crew of astronauts on the first mission to Mars; the "
+    "showrunner keeps the tension high through all eight episodes.": (
+        "relevant=False relevance=0.00 themes=[] actors=[]"
+    ),
+    "Scientists studying hibernation in bears say torpor could one day help astronauts on long "
+    "missions to Mars, according to a study in the journal Physiology.": (
+        "relevant=False relevance=0.00 themes=[] actors=[]"
+    ),
+    # Space in passing: a long Greenland story that names Golden Dome once is not space policy.
+    " ".join(
+        [
+            "Denmark and Greenland rejected the latest demands from Washington, the foreign minister "
+            "said after talks with the Secretary of State, as NATO allies sent more troops."
+        ]
+        * 8
+        + ["Trump has called Greenland vital to his Golden Dome missile defense system."]
+    ): ("relevant=False relevance=0.00 themes=[] actors=[donald_trump]"),
 }
 
 
 def _verdict(text: str) -> str:
     r = shipped().tag(text, published="2025-06-01")
     themes = ",".join(f"{t.id}:{t.score:.2f}" for t in r.themes)
-    return f"relevant={r.relevant} relevance={r.relevance:.2f} themes=[{themes}]"
+    actors = ",".join(sorted(a.id for a in r.actors))
+    return f"relevant={r.relevant} relevance={r.relevance:.2f} themes=[{themes}] actors=[{actors}]"
 
 
 def test_shipped_model_tags_fixed_texts_as_pinned() -> None:
@@ -253,7 +279,11 @@ def test_every_asserted_theme_has_evidence_on_gold_and_sample_texts() -> None:
 
 
 def _synthetic(n: int, seed: int) -> list[train_model.LabelledText]:
-    """Texts whose label is a coin flip: 80% positive with "orbital treaty", 10% without."""
+    """Texts whose label is a coin flip: 80% positive with "orbital treaty", 10% without.
+
+    Every text says "satellite" once: texts with no space vocabulary, or with space only in
+    passing, are left to the registry (the model may not raise them), so calibration is a property
+    of the texts the model decides on."""
     rng = random.Random(seed)
     filler = [
         "the",
@@ -275,6 +305,7 @@ def _synthetic(n: int, seed: int) -> list[train_model.LabelledText]:
     for i in range(n):
         cue = rng.random() < 0.5
         words = [rng.choice(filler) for _ in range(40)]
+        words[rng.randrange(40)] = "satellite"
         if cue:
             words[rng.randrange(40) : 0] = ["orbital", "treaty"]
         label = rng.random() < (0.8 if cue else 0.1)
@@ -376,6 +407,62 @@ def test_a_brand_a_show_or_a_science_feature_fires_no_watched_alert(kind: str) -
     fired = [r.id for r in example_rules() if match_topic(r, tags, text, title) is not None]
     assert fired == [], (kind, tags.relevance, tags.theme_ids)
     assert not set(WATCHED) & set(tags.theme_ids) or not tags.relevant
+
+
+# The same classes in other registry languages (written for this test).
+NEVER_ALERT_ELSEWHERE = {
+    "brand-de": (
+        "Mars Wrigley erhöht die Preise",
+        "Der Süßwarenhersteller Mars Wrigley erhöht die Preise für Schokoriegel wie Snickers und "
+        "Mars. Der Umsatz stieg im letzten Quartal, und das Unternehmen plant ein neues Werk.",
+    ),
+    "brand-ru": (
+        "Mars повышает цены на шоколад",
+        "Компания Mars, производитель батончиков Snickers и Mars, повысила цены на шоколад в "
+        "России. Выручка компании выросла, сообщили инвесторам.",
+    ),
+    "series-fr": (
+        "Critique : la série qui envoie des astronautes sur Mars",
+        "Cette série télévisée raconte la première mission habitée vers Mars. Les épisodes de la "
+        "deuxième saison sont plus sombres, et le showrunner promet une suite.",
+    ),
+    "series-zh": (
+        "电视剧《火星救援队》第二季开播",
+        "这部电视剧讲述宇航员登陆火星的故事，第二季共十二集，观众评价很高，导演表示将拍摄续集。",
+    ),
+    "science-es": (
+        "La hibernación de los osos y los viajes a Marte",
+        "Un estudio publicado en una revista de fisiología sugiere que la hibernación de los osos "
+        "podría ayudar a los astronautas en viajes largos a Marte. Los científicos analizaron "
+        "proteínas en ratones y células humanas.",
+    ),
+}
+
+
+def test_near_misses_plan_no_alert_through_the_pipeline_tagger_and_planner() -> None:
+    """The alert path itself: the pipeline's tagger (registries, seed corpus, shipped model),
+    every example topic subscribed, `plan_alerts` over a batch. Only the control story alerts."""
+    from spacewatch.extractors.alerting import Subscription, plan_alerts
+
+    tagger = load_tagger()[0]
+    rules = example_rules()
+    subs = {r.id: [Subscription("analyst@example.org", "immediate")] for r in rules}
+    control = (
+        "China prepares crewed Mars mission for 2033",
+        "China's space agency said it is preparing a crewed mission to Mars around 2033 and will "
+        "build a base on the red planet, as Beijing and Washington race to land astronauts there. "
+        "NASA's administrator told Congress the United States must land humans on Mars first.",
+    )
+    cases = {**NEVER_ALERT, **NEVER_ALERT_ELSEWHERE, "control": control}
+    batch = []
+    for story, (_kind, (title, text)) in enumerate(sorted(cases.items()), 1):
+        tags = tagger.tag(text, title=title, published="2025-03-01")
+        batch.append((story, story, tags, text, title))
+    story_of = {story: kind for story, (kind, _) in enumerate(sorted(cases.items()), 1)}
+    planned = plan_alerts(rules, subs, batch)
+    alerted = {story_of[p.story_id] for p in planned}
+    assert alerted == {"control"}, [(story_of[p.story_id], p.topic_id) for p in planned]
+    assert "mars_crewed_landing" in {p.topic_id for p in planned}
 
 
 def test_gold_floors_hold_with_the_model() -> None:
