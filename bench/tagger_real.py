@@ -91,9 +91,9 @@ def cross_validated(folds: int, show_errors: bool) -> int:
     """Grouped K-fold figures over the gold set plus the dev split (spacewatch.seeds.train_model):
     per label P/R/F1 of the model and of the registry alone, for all texts, real and hand-written
     apart, and per language (`lang:xx`, and `lang:xx:real` / `lang:xx:handwritten`) with n."""
-    from spacewatch.extractors.tagger import build_tagger
     from spacewatch.seeds import train_model as tm
     from spacewatch.seeds.registry import load_registry
+    from spacewatch.seeds.tagger import build_tagger
 
     registry = load_registry()
     prepared = tm.prepare(build_tagger(registry), tm.load_gold() + tm.load_dev())

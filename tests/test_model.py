@@ -442,7 +442,7 @@ NEVER_ALERT_ELSEWHERE = {
 def test_near_misses_plan_no_alert_through_the_pipeline_tagger_and_planner() -> None:
     """The alert path itself: the pipeline's tagger (registries, seed corpus, shipped model),
     every example topic subscribed, `plan_alerts` over a batch. Only the control story alerts."""
-    from spacewatch.extractors.alerting import Subscription, plan_alerts
+    from spacewatch.alerts.rules import Subscription, plan_alerts
 
     tagger = load_tagger()[0]
     rules = example_rules()
