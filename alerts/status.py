@@ -15,29 +15,16 @@ import duckdb
 
 from spacewatch.alerts.health import (
     HealthReport,
-    HealthThresholds,
     Observations,
     build_report,
     format_duration,
 )
-from spacewatch.config import Config, HealthConfig
+from spacewatch.config import Config
 from spacewatch.warehouse import health as observed
 
 # `spacewatch status` exits with this when it found problems (0 when healthy, 1 when it could
 # not check at all, for instance without a warehouse), so cron or systemd can act on it.
 EXIT_UNHEALTHY = 4
-
-
-def build_thresholds(health: HealthConfig) -> HealthThresholds:
-    return HealthThresholds(
-        ingest_drop_ratio=health.ingest_drop_ratio,
-        ingest_baseline_days=health.ingest_baseline_days,
-        min_baseline_days=health.min_baseline_days,
-        min_baseline_articles=health.min_baseline_articles,
-        feed_dead_after_h=health.feed_dead_after_h,
-        alert_failing_after_h=health.alert_failing_after_h,
-        run_stale_after_h=health.run_stale_after_h,
-    )
 
 
 def check_health(con: duckdb.DuckDBPyConnection, config: Config, now: datetime) -> HealthReport:
@@ -49,7 +36,7 @@ def check_health(con: duckdb.DuckDBPyConnection, config: Config, now: datetime) 
         ingest=observed.load_ingest(con, now, config.health.ingest_baseline_days),
         notices=observed.load_notice_failures(con),
     )
-    return build_report(observations, build_thresholds(config.health), now)
+    return build_report(observations, config.health_policy, now)
 
 
 @dataclass(frozen=True)

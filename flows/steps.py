@@ -46,25 +46,6 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 HTML_TYPES = ("text/html", "application/xhtml", "text/plain", "application/xml", "text/xml")
 
 
-def fetch_policy(config: Config) -> FetchPolicy:
-    f = config.fetch
-    return FetchPolicy(
-        timeout_s=f.timeout_s,
-        connect_timeout_s=f.connect_timeout_s,
-        max_bytes=f.max_bytes,
-        max_redirects=f.max_redirects,
-        concurrency=f.concurrency,
-        per_host_concurrency=f.per_host_concurrency,
-        user_agent=f.user_agent,
-        allow_private_addresses=f.allow_private_addresses,
-    )
-
-
-def backoff_policy(config: Config) -> BackoffPolicy:
-    f = config.fetch
-    return BackoffPolicy(f.backoff_base_s, f.backoff_max_s, f.redirect_confirmations)
-
-
 # --- polling ---------------------------------------------------------------------------------
 
 
@@ -128,8 +109,8 @@ def page_allows_private(group: Sequence[ArticleCandidate], private_feeds: frozen
 
 
 def poll_feeds(feeds: Sequence[FeedState], config: Config, now: datetime) -> list[PolledFeed]:
-    results = asyncio.run(fetch_feeds(feeds, fetch_policy(config), config.feed_allows_private()))
-    policy = backoff_policy(config)
+    results = asyncio.run(fetch_feeds(feeds, config.fetch_policy, config.feed_allows_private()))
+    policy = config.backoff_policy
     return [_evaluate_one(f, r, now, policy) for f, r in zip(feeds, results, strict=True)]
 
 
@@ -408,6 +389,6 @@ async def fetch_and_extract(
                 stats.fallback += 1
             return article
 
-    async with Fetcher(fetch_policy(config)) as fetcher:
+    async with Fetcher(config.fetch_policy) as fetcher:
         results = await asyncio.gather(*(one(g, fetcher) for g in groups))
     return list(results), stats
