@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins the whole tree that was tested; pyproject.toml keeps the bounded ranges.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet -c constraints.txt
 
-.PHONY: demo test lint bench bench-quality clean chromium
+.PHONY: demo test lint bench bench-quality clean chromium mutation mutation-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,5 +52,15 @@ bench: $(VENV)/.installed-run
 bench-quality: $(VENV)/.installed-run
 	$(BIN)/python bench/quality.py
 
+# Mutation testing (mutmut) of the core modules in mutation/modules.toml, one worker, niced:
+# killed/total per module; docs/mutation.md keeps the scores. `mutation-check` is CI's part:
+# the modules marked `ci = true`, failing when one falls below its floor.
+# `make mutation MODULES="rules" AGAIN=--again` tests only the last run's survivors again.
+mutation: $(VENV)/.installed-test
+	nice -n 10 $(BIN)/python mutation/run.py --survivors $(AGAIN) $(MODULES)
+
+mutation-check: $(VENV)/.installed-test
+	nice -n 10 $(BIN)/python mutation/run.py --ci
+
 clean:
-	rm -rf $(VENV) .demo build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .demo build *.egg-info .pytest_cache .ruff_cache .mutation

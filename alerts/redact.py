@@ -105,7 +105,10 @@ def secret_parts(url: str) -> tuple[str, ...]:
             if piece.split("=", 1)[0].lower() not in PUBLIC_PARAMS
         )
     except ValueError:
-        pass
+        # A URL urlsplit refuses (a broken IPv6 literal, say): every piece between delimiters
+        # may still be a token, and free text may quote one alone.
+        rest = url.split("://", 1)[-1]
+        found.update(re.split(r"[/?#&=@:;+,\[\]]", rest))
     found |= {unquote(x) for x in found}
     return tuple(sorted((x for x in found if len(x) >= _MIN_PART), key=len, reverse=True))
 

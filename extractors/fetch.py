@@ -385,7 +385,8 @@ class Fetcher:
     """An async HTTP client with global and per-host concurrency limits. Use `async with`.
 
     `resolver` looks host names up (the system's by default); `network` makes the TCP
-    connections (httpcore's AnyIO backend by default). Both are seams for tests and for
+    connections (httpcore's AnyIO backend by default); `clock` times each fetch's
+    `duration_ms` (seconds, `time.perf_counter` by default). Both are seams for tests and for
     unusual networks; the address guard sits between them and cannot be bypassed by either.
     """
 
@@ -395,8 +396,10 @@ class Fetcher:
         *,
         resolver: Resolver = system_resolver,
         network: httpcore.AsyncNetworkBackend | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.policy = policy
+        self._clock = clock
         self._resolver = resolver
         self._network = network
         self._global = asyncio.Semaphore(policy.concurrency)
@@ -477,7 +480,7 @@ class Fetcher:
         except ValueError as exc:
             result = self._failure(url, state, Outcome.HARD, str(exc))
         started = state.get("started")
-        duration = int((time.perf_counter() - started) * 1000) if started else 0  # type: ignore[operator]
+        duration = int((self._clock() - started) * 1000) if started else 0  # type: ignore[operator]
         return _with_duration(result, duration)
 
     def _failure(
@@ -519,7 +522,7 @@ class Fetcher:
                 headers["If-Modified-Since"] = last_modified
             async with self._host_limit(current):
                 if "started" not in state:
-                    state["started"] = time.perf_counter()
+                    state["started"] = self._clock()
                     loop = asyncio.get_running_loop()
                     state["deadline"].reschedule(loop.time() + self.policy.timeout_s)  # type: ignore[attr-defined]
                 request = client.build_request("GET", current, headers=headers)
@@ -601,7 +604,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
         return "timed out waiting for the server"
     if isinstance(exc, httpx.ConnectError | ConnectionRefusedError):
-        return f"could not connect ({exc or 'connection refused'})"
+        return f"could not connect ({str(exc) or 'connection refused'})"
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"protocol error: {exc}"[:500]
     name = type(exc).__name__

@@ -24,7 +24,10 @@ def canonical_url(url: str) -> str | None:
         if parts.scheme.lower() not in ("http", "https") or not _valid_host(parts.hostname):
             return None
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-        parts = urlsplit(normalize_url(url))
+        # The parsed form, not the string: courlan HTML-unescapes a string, which turns a
+        # second parameter named `lt`, `copy`, `para`... into `<`, `©`, `¶` (links arrive
+        # already unescaped by the feed and HTML parsers).
+        parts = urlsplit(normalize_url(parts))
     except ValueError:  # malformed links (an unclosed IPv6 bracket...) are data, not crashes
         return None
     path = parts.path or "/"

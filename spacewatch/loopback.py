@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import mktime_tz, parsedate_tz
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,6 +61,9 @@ _HOST = "127.0.0.1"
 _CHUNK_SIZE = 8 * 1024
 # Bytes of a hanging body sent before stalling: enough for a client to have started reading.
 _HANG_PREFIX = 16
+# How long a `gather` round waits to fill: far longer than any client timeout in the tests,
+# so a round that fails to fill shows up as the client's timeout, not as a slow pass.
+GATHER_WAIT_S = 60.0
 _BODYLESS_STATUSES = frozenset({204, 304})
 
 
@@ -88,6 +91,9 @@ class Route:
     and it keeps the bytes on the wire the same for every client.
     ``hang`` with an empty body still advertises (and withholds) 1 KiB, because a complete
     zero-length response would not hang anything.
+    ``gather`` holds each request until that many requests are in flight at once (counted
+    over all routes), then answers: a test proves concurrency by counting, not by timing. A
+    round that never fills waits ``GATHER_WAIT_S`` and is counted in ``gathers_abandoned``.
     """
 
     body: bytes = b""
@@ -101,6 +107,7 @@ class Route:
     gzip: bool = False
     raw_gzip: bool = False
     chunked: bool = False
+    gather: int = 0
     # Derived once so the request path never compresses or parses dates.
     _payload: bytes = field(init=False, repr=False, compare=False)
     _last_modified_ts: float | None = field(init=False, repr=False, compare=False)
@@ -112,6 +119,8 @@ class Route:
             raise ValueError(f"status must be a three-digit HTTP code, got {self.status}")
         if self.delay_s < 0:
             raise ValueError("delay_s must be >= 0")
+        if self.gather < 0:
+            raise ValueError("gather must be >= 0")
         if not isinstance(self.body, bytes | bytearray | memoryview):
             raise TypeError("body must be bytes")
         object.__setattr__(self, "body", bytes(self.body))
@@ -222,7 +231,14 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self._owner()
         self._drain_request_body()
         owner._record(self.command, self.path, self.headers.items())
+        with owner._in_flight():
+            self._serve_route(owner, head=head)
+
+    def _serve_route(self, owner: LoopbackServer, *, head: bool) -> None:
         route = owner._routes.get(self.path.split("?", 1)[0], _NOT_FOUND)
+        if route.gather and not owner._gather(route.gather):
+            self.close_connection = True
+            return
         if route.delay_s and owner._stop_event.wait(route.delay_s):
             self.close_connection = True
             return
@@ -349,6 +365,13 @@ class LoopbackServer:
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None
         self.requests: list[RecordedRequest] = []
+        # Requests being answered now, the most ever at once, and `gather` rounds that never
+        # filled; guarded by _flight (a Condition on _lock).
+        self._flight = threading.Condition(self._lock)
+        self._now_in_flight = 0
+        self.max_in_flight = 0
+        self.gathers_abandoned = 0
+        self._gather_round = 0
         for path, route in (routes or {}).items():
             self.set(path, route)
 
@@ -463,6 +486,38 @@ class LoopbackServer:
         )
         with self._lock:
             self.requests.append(entry)
+
+    @contextlib.contextmanager
+    def _in_flight(self) -> Iterator[None]:
+        with self._flight:
+            self._now_in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._now_in_flight)
+            self._flight.notify_all()
+        try:
+            yield
+        finally:
+            with self._flight:
+                self._now_in_flight -= 1
+
+    def _gather(self, count: int) -> bool:
+        """Hold until `count` requests are in flight at once; False if the server stopped.
+
+        A barrier: the request that makes the count releases every one waiting, even if some
+        has finished by the time a waiter wakes up."""
+        deadline = time.monotonic() + GATHER_WAIT_S
+        with self._flight:
+            if self._now_in_flight >= count:
+                self._gather_round += 1
+                self._flight.notify_all()
+                return not self._stop_event.is_set()
+            mine = self._gather_round
+            while self._gather_round == mine and not self._stop_event.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.gathers_abandoned += 1
+                    break
+                self._flight.wait(min(left, 0.05))
+        return not self._stop_event.is_set()
 
     def _track(self, sock: socket.socket) -> None:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
@@ -73,19 +74,28 @@ def smtp_server() -> Iterator[SMTPServer]:
 
 
 class WebhookSink:
-    """Collects JSON POSTs, as Apprise's json:// sends them."""
+    """Collects JSON POSTs, as Apprise's json:// sends them.
 
-    def __init__(self, delay_s: float = 0.0) -> None:
+    `hold_from`: answer that many POSTs, then hold every later one (`holding` is set) until
+    `release` is set or the sink closes: a test interrupts delivery midway by events, not by
+    timing a slow destination.
+    """
+
+    def __init__(self, hold_from: int | None = None) -> None:
         self.posts: list[dict] = []
         self.times: list[float] = []
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        arrived = itertools.count(1)
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = self.rfile.read(length)
-                if delay_s:
-                    time.sleep(delay_s)  # a slow destination, to interrupt delivery midway
+                if hold_from is not None and next(arrived) > hold_from:
+                    sink.holding.set()
+                    sink.release.wait(600)
                 sink.times.append(time.time())
                 try:
                     sink.posts.append(json.loads(body))
@@ -106,6 +116,7 @@ class WebhookSink:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 

@@ -126,3 +126,50 @@ def test_content_hash_normalises_whitespace_and_case() -> None:
     assert dedupe.content_hash("Hello   World\n") == dedupe.content_hash("hello world")
     assert dedupe.content_hash("hello world") != dedupe.content_hash("hello, world")
     assert len(dedupe.content_hash("x")) == 32
+
+
+# Pinned values: signatures and band keys are stored in the warehouse (article_signatures,
+# article_bands), so these must never change by accident. A deliberate change (seed, hash,
+# shingle size, band layout) must come with a migration that recomputes the stored ones.
+PINNED_TEXT = "NASA delays the Artemis II crewed lunar flyby to April after heat shield tests."
+PINNED_SIGNATURE = (
+    "23d2ef2f833c0002fbd0f43998bfb81bc4d32b2366679c06f5cf8515628a5c0bcd90a806da46e40c1bec6f0f"
+    "883c200bb9624427530797113156143becfcf111a92d1a3d56a3c001604b070173eeae297a66a620e4a94a06"
+    "41aa390d48f9fb07ead8d40ba403ac29a6e1bd0a220921287b860c02e70d53041fb65d0ccc78a11481b13d02"
+    "4094460afc778c0e1c2a8021c5f73606662a17096fad8b03f88ba6020bf9ad32792cfa0b9fad30260d055733"
+    "d9db1c023f91b0003937da07af338a0fe127c207d5fa991b0170ff08f2d9ca2fa6c7310781c19d065e84e31d"
+    "d0a79e10d8bad2128d2a381d5734181633379d1679f9130ee609e302268f420bc246df0d"
+)
+PINNED_BANDS = [
+    -1775394971558765872,
+    6509692660522260164,
+    8777412117796996397,
+    3485062729641626611,
+    -3564513935471834082,
+    -4230530053807355558,
+    -4806088433301244856,
+    -5242832685581633319,
+    6933155872814826273,
+    -103517046048013877,
+    -1293121315596725769,
+    2971569333907320295,
+    9087819812961929547,
+    6903613513526429902,
+    2924960139333654181,
+    -7374776774792153639,
+]
+PINNED_SHORT = (  # fewer words than a shingle: the whole text is the one shingle
+    "a5a734f052051a8332f0cbb69c2b9587c403f6ca88ff2c54118e70aa3ca57070ccd19c87f272edd08cbd5236"
+    "000b0b2265abbd8433e043d5f9f5f8964ae773dbf7cd3c623192b559cc7301f4d225e232976830b6f2f47c99"
+    "df2d19173f9f30583a1351fd1160449cb1b822b18ec4ed1059ecfa686b934538efdab0ebb75a74ef579b3db9"
+    "bd6b6cacd4f22a2fcbf4ea60e564bff8620955612b6061440f3ae39859c2ce0890aac24f13a25342cbf5310a"
+    "174bcd18df0af4e35732ea73471dd756cac8bedda060c41e6c186b128d2e639ae2d52511d707ce82feecc67e"
+    "8055de8458439511df56892aa841e350d9422fa099032ddd0da4e25d63bebc62680f5c03"
+)
+
+
+def test_signature_and_band_keys_are_pinned() -> None:
+    assert sig(PINNED_TEXT).hex() == PINNED_SIGNATURE
+    assert dedupe.band_hashes(sig(PINNED_TEXT)) == PINNED_BANDS
+    assert sig("Artemis two slips").hex() == PINNED_SHORT
+    assert dedupe.content_hash(PINNED_TEXT) == "f01705e2910cb24fc76c25c500c3d8bc"

@@ -280,19 +280,19 @@ def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
             if any(m.startswith("time: ") for m in messages):
                 break
             time.sleep(1)
-        # The next scheduled run of each deployment, as the server's scheduler created it.
-        scheduled: dict[str, str] = {}
+        # The runs the server's scheduler created for each deployment, in any state: the one
+        # serve announced may already have run by now (the test takes minutes under load).
+        scheduled: dict[str, list[str]] = {}
         for _ in range(30):
             for name, d in found.items():
                 body = {
                     "deployments": {"id": {"any_": [d["id"]]}},
-                    "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
                     "sort": "EXPECTED_START_TIME_ASC",
-                    "limit": 1,
+                    "limit": 50,
                 }
-                upcoming = api(url, "/flow_runs/filter", body)
-                if upcoming:
-                    scheduled[name] = upcoming[0]["expected_start_time"]  # type: ignore[index]
+                created = [r for r in api(url, "/flow_runs/filter", body) if r["auto_scheduled"]]  # type: ignore[union-attr, index]
+                if created:
+                    scheduled[name] = [r["expected_start_time"] for r in created]
             if len(scheduled) == len(found):
                 break
             time.sleep(1)
@@ -331,10 +331,14 @@ def test_serve_starts_a_server_runs_a_triggered_pipeline_and_stops_on_sigint(
 
     paris = ZoneInfo("Europe/Paris")
     assert set(scheduled) == {"pipeline", "delivery", "digest", "maintenance"}, scheduled
-    for name, when in scheduled.items():
-        local = datetime.fromisoformat(when).astimezone(paris)
-        line = f"{name} next run {local:%Y-%m-%d %H:%M %Z} (Europe/Paris)"
-        assert line in " ".join(log.split()), (line, log[:3000])
+    shown = " ".join(log.split())
+    for name, times in scheduled.items():
+        lines = [
+            f"{name} next run {datetime.fromisoformat(when).astimezone(paris):%Y-%m-%d %H:%M %Z} (Europe/Paris)"
+            for when in times
+        ]
+        # serve announced one of the runs the scheduler created (the earliest, at its start).
+        assert any(line in shown for line in lines), (lines, log[:3000])
     print(f"serve path: {elapsed:.1f} s")
     print(
         f"commit -> alert arrival through the triggered delivery: first {min(delays):.1f} s, "

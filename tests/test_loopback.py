@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import http.client
 import socket
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -33,9 +33,13 @@ def server() -> Iterator[LoopbackServer]:
 
 
 def get(
-    srv: LoopbackServer, path: str, headers: dict[str, str] | None = None, method: str = "GET"
+    srv: LoopbackServer,
+    path: str,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+    timeout: float = 5,
 ) -> tuple[http.client.HTTPResponse, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
     try:
         conn.request(method, path, headers=headers or {})
         resp = conn.getresponse()
@@ -172,10 +176,24 @@ def test_routes_can_change_while_running(server: LoopbackServer) -> None:
 
 
 def test_delay_postpones_the_response(server: LoopbackServer) -> None:
-    server.set("/slow", Route(b"ok", delay_s=0.2))
-    started = time.monotonic()
+    # A 30 s delay against a 0.5 s client timeout: the answer is postponed, not merely slow.
+    server.set("/slow", Route(b"ok", delay_s=30))
+    with pytest.raises(TimeoutError):
+        get(server, "/slow", timeout=0.5)
+    server.set("/slow", Route(b"ok"))
     assert get(server, "/slow")[1] == b"ok"
-    assert time.monotonic() - started >= 0.2
+
+
+def test_gather_answers_only_once_enough_requests_are_in_flight(server: LoopbackServer) -> None:
+    route = Route(b"ok", gather=2)
+    # Alone, the request is held (until the server stops): it needs a second one to join it.
+    with LoopbackServer({"/pair": route}) as alone, pytest.raises(TimeoutError):
+        get(alone, "/pair", timeout=0.5)
+    server.set("/pair", route)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: get(server, "/pair", timeout=30)[1], range(2)))
+    assert answers == [b"ok", b"ok"]
+    assert server.max_in_flight == 2
 
 
 def test_hang_times_out_client_and_stop_is_prompt() -> None:

@@ -379,10 +379,10 @@ def test_unchanged_flag_is_passed_through() -> None:
 
 
 def test_body_digest_is_stable_and_short() -> None:
-    assert body_digest(b"abc") == body_digest(b"abc")
-    assert body_digest(b"abc") != body_digest(b"abd")
-    assert len(body_digest(b"")) == 32
-    int(body_digest(b"x"), 16)
+    # Stored as feeds.body_hash and compared with the next poll's: pinned, so a change of
+    # hash is deliberate (it would make every feed look changed once).
+    assert body_digest(b"abc") == "ba7816bf8f01cfea414140de5dae2223"
+    assert body_digest(b"abd") == "a52d159f262b2c6ddb724a61840befc3"
 
 
 def test_due_feeds_splits_on_next_due_at() -> None:

@@ -279,7 +279,11 @@ def assign_stories(
     threshold: float,
     min_words: int,
 ) -> tuple[list[int], list[list[int]]]:
-    """story_id per article (a copy joins the earliest matching story), and band keys."""
+    """story_id per article, and band keys.
+
+    A copy joins the most similar story at or above `threshold`; of equally similar ones, the
+    earliest (the lowest story_id: a story is named by its first article's id, and ids grow).
+    """
     bands: list[list[int]] = [
         dedupe.band_hashes(a.signature) if a.signature and a.word_count >= min_words else []
         for a in articles
