@@ -24,6 +24,7 @@ demo: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-test chromium
 	$(BIN)/ruff check .
+	$(BIN)/python tests/layers.py
 	$(BIN)/python -m pytest -q
 
 # tests/test_report.py renders the report in a real headless browser: Debian's chromium,
@@ -42,7 +43,8 @@ chromium:
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check extractors flows warehouse seeds spacewatch
+	$(BIN)/python tests/layers.py
+	$(BIN)/ruff format --check extractors flows warehouse seeds alerts cli spacewatch
 
 bench: $(VENV)/.installed-run
 	$(BIN)/python bench/pipeline.py --articles 1000

@@ -73,8 +73,8 @@ def parse_args() -> argparse.Namespace:
 
 def build_vocabulary() -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[str]]:
     """(actor id, name), (theme id, English phrase), filler words from the seed corpus."""
-    from spacewatch.flows.tagging import load_tagger
     from spacewatch.seeds.registry import load_corpus
+    from spacewatch.seeds.tagging import load_tagger
 
     registry = load_tagger()[1]
     actors = [(a.id, a.name) for a in registry.actors]
@@ -102,8 +102,8 @@ def build_vocabulary() -> tuple[list[tuple[str, str]], list[tuple[str, str]], li
 
 def generate(con: duckdb.DuckDBPyConnection, n: int, words: int, feeds: int) -> None:
     """Fill every table analysts read, in bulk (INSERT ... SELECT over generated rows)."""
-    from spacewatch.flows.tagging import load_tagger
     from spacewatch.seeds.registry import load_corpus
+    from spacewatch.seeds.tagging import load_tagger
     from spacewatch.warehouse.tags import save_registry, save_seed_tags
 
     tagger, registry, version = load_tagger()

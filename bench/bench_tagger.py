@@ -18,9 +18,9 @@ import random
 import statistics
 import time
 
-from spacewatch.extractors.tagger import build_tagger
 from spacewatch.seeds.model import hash_text, load_model
 from spacewatch.seeds.registry import load_corpus, load_registry
+from spacewatch.seeds.tagger import build_tagger
 
 
 def _words(text: str) -> list[str]:

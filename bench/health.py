@@ -17,8 +17,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from spacewatch.flows.config import parse_config
-from spacewatch.flows.health import check_health, notify_health
+from spacewatch.alerts.monitor import notify_health
+from spacewatch.alerts.status import check_health
+from spacewatch.config import parse_config
 from spacewatch.warehouse.connect import open_for_writing
 
 

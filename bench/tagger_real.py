@@ -21,9 +21,9 @@ import json
 import sys
 import time
 
-from spacewatch.flows.tagging import load_tagger
 from spacewatch.seeds.realscore import Report, Score, Summary, predict, report
 from spacewatch.seeds.realset import SPLITS, LabelledItem, RealSetError, load_realset
+from spacewatch.seeds.tagging import load_tagger
 
 
 def _row(name: str, s: Score) -> str:
@@ -91,9 +91,9 @@ def cross_validated(folds: int, show_errors: bool) -> int:
     """Grouped K-fold figures over the gold set plus the dev split (spacewatch.seeds.train_model):
     per label P/R/F1 of the model and of the registry alone, for all texts, real and hand-written
     apart, and per language (`lang:xx`, and `lang:xx:real` / `lang:xx:handwritten`) with n."""
-    from spacewatch.extractors.tagger import build_tagger
     from spacewatch.seeds import train_model as tm
     from spacewatch.seeds.registry import load_registry
+    from spacewatch.seeds.tagger import build_tagger
 
     registry = load_registry()
     prepared = tm.prepare(build_tagger(registry), tm.load_gold() + tm.load_dev())

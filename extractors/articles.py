@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import lxml.html
 import trafilatura
 
-from . import dedupe
-from .models import ExtractedText, FeedEntry
-from .tagger import TagResult
+from spacewatch.extractors import dedupe
+from spacewatch.extractors.models import ExtractedText, FeedEntry
+from spacewatch.seeds.tagger import TagResult
 
 _LANG_ATTR = re.compile(rb"<html[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\u00a0]+")

@@ -11,7 +11,7 @@ from typing import Any
 
 import feedparser
 
-from .models import FeedEntry, ParsedFeed
+from spacewatch.extractors.models import FeedEntry, ParsedFeed
 
 # feedparser resolves relative links and sanitises HTML itself; these keep it off the network.
 feedparser.RESOLVE_RELATIVE_URIS = True

@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from .models import FeedState, FeedUpdate, FetchResult, Outcome, ParsedFeed
-from .schedule import next_due
+from spacewatch.extractors.models import FeedState, FeedUpdate, FetchResult, Outcome, ParsedFeed
+from spacewatch.extractors.schedule import next_due
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .models import Outcome
+from spacewatch.extractors.models import Outcome
 
 HARD_FAILURE_FACTOR = 4  # a 404 or a refused address will not heal as fast as a 503
 

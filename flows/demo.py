@@ -9,8 +9,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ..loopback import SAMPLE_DIR, LoopbackServer, load_sample_routes
-from ..warehouse.connect import connect
+from spacewatch.loopback import SAMPLE_DIR, LoopbackServer, load_sample_routes
+from spacewatch.warehouse import reads
+from spacewatch.warehouse.connect import connect
 
 
 def write_demo_config(workdir: Path, base_url: str, sample_dir: Path = SAMPLE_DIR) -> Path:
@@ -31,7 +32,7 @@ def write_demo_config(workdir: Path, base_url: str, sample_dir: Path = SAMPLE_DI
 
 
 def run_demo(workdir: Path, console: Console) -> None:
-    from .pipeline import run_pipeline
+    from spacewatch.flows.pipeline import run_pipeline
 
     if workdir.exists():
         shutil.rmtree(workdir)  # a throw-away warehouse: every demo starts from nothing
@@ -57,14 +58,7 @@ def run_demo(workdir: Path, console: Console) -> None:
 def print_ingested(path: Path, console: Console) -> None:
     con = connect(path, read_only=True)
     try:
-        rows = con.execute(
-            """SELECT a.article_id, a.story_id, coalesce(a.site_name, ''), left(a.title, 60),
-                      a.extraction_method, a.word_count, a.language,
-                      (SELECT count(*) FROM article_sources s WHERE s.article_id = a.article_id),
-                      CASE WHEN a.relevant THEN 'yes' ELSE 'no' END,
-                      array_to_string(a.themes[1:2], ', ')
-               FROM v_articles a ORDER BY a.article_id"""
-        ).fetchall()
+        rows = reads.ingested_articles(con)
     finally:
         con.close()
     table = Table(title="Articles ingested (story: syndicated copies share one)")

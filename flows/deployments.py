@@ -22,9 +22,9 @@ from prefect.events.schemas.automations import Posture
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.types.entrypoint import EntrypointType
 
-from .config import ScheduleConfig
-from .maintenance import maintenance_flow
-from .pipeline import delivery_flow, digest_flow, pipeline
+from spacewatch.config import ScheduleConfig
+from spacewatch.flows.maintenance import maintenance_flow
+from spacewatch.flows.pipeline import delivery_flow, digest_flow, pipeline
 
 PIPELINE = "spacewatch-pipeline/pipeline"
 DELIVERY = "spacewatch-delivery/delivery"

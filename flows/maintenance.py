@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from ..warehouse.connect import open_for_writing, writer_lock
-from ..warehouse.maintenance import prune_backups, prune_poll_history, save_backup
-from .config import Config
-from .run_config import load_run_config
+from spacewatch.config import Config
+from spacewatch.flows.run_config import load_run_config
+from spacewatch.warehouse.connect import open_for_writing, writer_lock
+from spacewatch.warehouse.maintenance import prune_backups, prune_poll_history, save_backup
 
 
 @dataclass

@@ -23,20 +23,20 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.events import emit_event
 
-from ..extractors.models import Article, ArticleCandidate, FeedState, FeedUpdate
-from ..extractors.polling import due_feeds
-from ..extractors.tagger import discover_candidates
-from ..seeds.registry import load_corpus
-from ..warehouse import store, tags
-from ..warehouse.connect import WarehouseBusy, open_for_writing, writer_lock
-from ..warehouse.snapshot import publish_snapshot, snapshot_due, snapshot_published_at
-from . import runners, steps
-from .config import Config
-from .delivery import DeliverySummary, deliver_digests, deliver_pending
-from .health import run_health_check, run_health_notices
-from .run_config import load_run_config
-from .tagging import load_tagger
-from .topics import load_rules
+from spacewatch.alerts.delivery import DeliverySummary, deliver_digests, deliver_pending
+from spacewatch.alerts.topics import load_rules
+from spacewatch.config import Config
+from spacewatch.extractors.models import Article, ArticleCandidate, FeedState, FeedUpdate
+from spacewatch.extractors.polling import due_feeds
+from spacewatch.flows import runners, steps
+from spacewatch.flows.health_tasks import run_health_check, run_health_notices
+from spacewatch.flows.run_config import load_run_config
+from spacewatch.seeds.registry import load_corpus
+from spacewatch.seeds.tagger import discover_candidates
+from spacewatch.seeds.tagging import load_tagger
+from spacewatch.warehouse import store, tags
+from spacewatch.warehouse.connect import WarehouseBusy, open_for_writing, writer_lock
+from spacewatch.warehouse.snapshot import publish_snapshot, snapshot_due, snapshot_published_at
 
 
 @dataclass
@@ -202,7 +202,7 @@ DELIVERY_WAIT_S = 900.0
 @task(name="deliver-alerts", cache_policy=NO_CACHE)
 def deliver_task(config: Config, wait_s: float = DELIVERY_WAIT_S) -> DeliverySummary:
     """Immediate alerts that are due, and failed ones whose retry time has come; sent outside
-    the writer (flows/delivery.py)."""
+    the writer (alerts/delivery.py)."""
     return deliver_pending(config, wait_s, _now)
 
 
@@ -427,15 +427,12 @@ def pipeline(config_path: str | None = None, wait_s: float = 0.0, deliver: bool 
             with writer_lock(path, wait_s):
                 con = open_for_writing(path)
                 try:
-                    con.execute(
-                        """UPDATE runs SET alerts_sent = ?, alerts_deferred = ?,
-                               alerts_failed = ? WHERE run_id = ?""",
-                        [
-                            summary.alerts_sent,
-                            summary.alerts_deferred,
-                            summary.alerts_failed,
-                            summary.run_id,
-                        ],
+                    store.count_deliveries(
+                        con,
+                        summary.run_id,
+                        summary.alerts_sent,
+                        summary.alerts_deferred,
+                        summary.alerts_failed,
                     )
                     _snapshot(con, config, summary, logger)
                 finally:

@@ -9,20 +9,20 @@ from datetime import UTC, datetime
 import duckdb
 from pebble import ProcessFuture
 
-from ..extractors.tagger import TagResult, discover_candidates
-from ..seeds.registry import load_corpus
-from ..warehouse import tags
-from ..warehouse.batch import transaction
-from .config import Config
-from .steps import extraction_pool
-from .tagging import load_tagger, title_unless_repeated
+from spacewatch.config import Config
+from spacewatch.flows.steps import extraction_pool
+from spacewatch.seeds.registry import load_corpus
+from spacewatch.seeds.tagger import TagResult, discover_candidates
+from spacewatch.seeds.tagging import load_tagger, title_unless_repeated
+from spacewatch.warehouse import tags
+from spacewatch.warehouse.batch import transaction
 
 Row = tuple[int, str | None, str | None, datetime | None, str | None]
 
 
 def tag_rows(rows: list[Row]) -> list[tuple[int, TagResult]]:
     """Worker side: tag a batch of stored articles (the worker's tagger is already built)."""
-    from . import tagging
+    from spacewatch.seeds import tagging
 
     tagger = load_tagger(tagging._PATHS)[0]
     return [
@@ -44,7 +44,7 @@ def retag(
 ) -> tuple[int, str]:
     """Re-tag all stored articles with the current registries; returns (count, version)."""
     tagger, registry, version = load_tagger(config.tagging_paths())
-    total = con.execute("SELECT count(*) FROM articles").fetchone()[0]  # type: ignore[index]
+    total = tags.count_articles(con)
     tags.save_registry(con, registry, version)
     corpus = load_corpus(config.tagging_paths()[2])
     tags.save_seed_tags(con, [(d.name, tagger.tag(d.text)) for d in corpus], version)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .config import CONFIG_ENV, DEFAULT_CONFIG, Config, load_config
+from spacewatch.config import CONFIG_ENV, DEFAULT_CONFIG, Config, load_config
 
 CONFIG_VARIABLE = "spacewatch_config"
 

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from pebble import ProcessPool
 
-from .config import Config, ConfigError
-from .steps import extraction_pool
-from .tagging import TaggingPaths
+from spacewatch.config import Config, ConfigError
+from spacewatch.flows.steps import extraction_pool
+from spacewatch.seeds.tagging import TaggingPaths
 
 if TYPE_CHECKING:
     from prefect import Task
@@ -179,7 +179,7 @@ def _warn(message: str) -> None:
 
 def warm_worker(config: Config) -> str:
     """Import the task's module and start this worker's extraction pool."""
-    from . import pipeline  # noqa: F401 - Prefect's task engine and the fetch-extract task
+    from spacewatch.flows import pipeline  # noqa: F401 - Prefect's task engine and the fetch-extract task
 
     worker_pool(config)
     return process_name()

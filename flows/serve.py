@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from .config import Config
-from .prefect_server import ServerError, local_prefect_server, wait_for_api
+from spacewatch.config import Config
+from spacewatch.flows.prefect_server import ServerError, local_prefect_server, wait_for_api
 
 
 @contextmanager
@@ -82,7 +82,7 @@ def serve_forever(config: Config, port: int, console: Console) -> None:
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         with temporary_settings({PREFECT_API_URL: api_url}):
-            from .deployments import build_deployments
+            from spacewatch.flows.deployments import build_deployments
 
             deployments = build_deployments(config_path, config.schedule)
             s = config.schedule

@@ -12,10 +12,11 @@ from datetime import datetime
 
 from pebble import ProcessExpired, ProcessPool
 
-from ..extractors import articles as extract
-from ..extractors.feeds import parse_feed
-from ..extractors.http import Fetcher, FetchPolicy
-from ..extractors.models import (
+from spacewatch.config import Config
+from spacewatch.extractors import articles as extract
+from spacewatch.extractors.feeds import parse_feed
+from spacewatch.extractors.fetch import Fetcher, FetchPolicy
+from spacewatch.extractors.models import (
     Article,
     ArticleCandidate,
     FeedState,
@@ -25,11 +26,10 @@ from ..extractors.models import (
     ParsedFeed,
     SourceLink,
 )
-from ..extractors.polling import BackoffPolicy, body_digest, decide_update
-from ..extractors.tagger import Tagger
-from ..extractors.urls import canonical_url
-from .config import Config
-from .tagging import (
+from spacewatch.extractors.polling import BackoffPolicy, body_digest, decide_update
+from spacewatch.extractors.urls import canonical_url
+from spacewatch.seeds.tagger import Tagger
+from spacewatch.seeds.tagging import (
     BUNDLED,
     TaggingPaths,
     init_worker,
@@ -44,25 +44,6 @@ FEED_ACCEPT = (
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 HTML_TYPES = ("text/html", "application/xhtml", "text/plain", "application/xml", "text/xml")
-
-
-def fetch_policy(config: Config) -> FetchPolicy:
-    f = config.fetch
-    return FetchPolicy(
-        timeout_s=f.timeout_s,
-        connect_timeout_s=f.connect_timeout_s,
-        max_bytes=f.max_bytes,
-        max_redirects=f.max_redirects,
-        concurrency=f.concurrency,
-        per_host_concurrency=f.per_host_concurrency,
-        user_agent=f.user_agent,
-        allow_private_addresses=f.allow_private_addresses,
-    )
-
-
-def backoff_policy(config: Config) -> BackoffPolicy:
-    f = config.fetch
-    return BackoffPolicy(f.backoff_base_s, f.backoff_max_s, f.redirect_confirmations)
 
 
 # --- polling ---------------------------------------------------------------------------------
@@ -128,8 +109,8 @@ def page_allows_private(group: Sequence[ArticleCandidate], private_feeds: frozen
 
 
 def poll_feeds(feeds: Sequence[FeedState], config: Config, now: datetime) -> list[PolledFeed]:
-    results = asyncio.run(fetch_feeds(feeds, fetch_policy(config), config.feed_allows_private()))
-    policy = backoff_policy(config)
+    results = asyncio.run(fetch_feeds(feeds, config.fetch_policy, config.feed_allows_private()))
+    policy = config.backoff_policy
     return [_evaluate_one(f, r, now, policy) for f, r in zip(feeds, results, strict=True)]
 
 
@@ -229,7 +210,7 @@ def extraction_pool(workers: int, tagging_paths: TaggingPaths = BUNDLED) -> Iter
     """
     context = multiprocessing.get_context("forkserver")
     # "__main__" too: the server imports the main script once, so each worker does not.
-    context.set_forkserver_preload(["__main__", "spacewatch.flows.tagging"])
+    context.set_forkserver_preload(["__main__", "spacewatch.seeds.tagging"])
     pool = ProcessPool(
         max_workers=workers,
         max_tasks=2000,
@@ -408,6 +389,6 @@ async def fetch_and_extract(
                 stats.fallback += 1
             return article
 
-    async with Fetcher(fetch_policy(config)) as fetcher:
+    async with Fetcher(config.fetch_policy) as fetcher:
         results = await asyncio.gather(*(one(g, fetcher) for g in groups))
     return list(results), stats

@@ -116,7 +116,7 @@ class Report:
 def predict(tagger: Any, item: LabelledItem) -> Prediction:
     """Tag one item the way the pipeline tags an article (text, title unless repeated, date)."""
     # Imported here: flows depends on seeds, not the other way round at import time.
-    from spacewatch.flows.tagging import title_unless_repeated
+    from spacewatch.seeds.tagging import title_unless_repeated
 
     result = tagger.tag(
         item.text,

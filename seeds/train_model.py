@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from spacewatch.extractors.tagger import Tagger, TagResult, build_tagger
 from spacewatch.seeds.model import (
     _BUCKETS,
     DEFAULT_MODEL_PATH,
@@ -43,6 +42,7 @@ from spacewatch.seeds.model import (
     save_model,
 )
 from spacewatch.seeds.registry import Registry, load_registry
+from spacewatch.seeds.tagger import Tagger, TagResult, build_tagger
 
 REPO = Path(__file__).resolve().parent.parent
 GOLD_DIR = REPO / "tests" / "data" / "gold"

@@ -11,6 +11,9 @@ Usage::
         assert server.count("/a") == 1
 
 ``python -m spacewatch.loopback --sample`` serves the bundled sample until Ctrl-C.
+
+Over 500 lines on purpose: one server (routes, stalls, compression, conditional GET, a child
+process mode) with no dependency; docs/architecture.md says why it was not replaced.
 """
 
 from __future__ import annotations

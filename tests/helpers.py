@@ -63,7 +63,7 @@ POISON = b"<!-- spacewatch-test: poison -->"
 def poisoned_work_page(
     html: bytes, url: str | None, title: str | None, published: object
 ) -> object:
-    from spacewatch.flows.tagging import work_page
+    from spacewatch.seeds.tagging import work_page
 
     if POISON in html:
         raise RuntimeError("extractor choked on this page")

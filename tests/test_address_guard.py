@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import httpcore
 import pytest
 
-from spacewatch.extractors.http import (
+from spacewatch.extractors.fetch import (
     AddressKind,
     Fetcher,
     FetchPolicy,

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from helpers import query, sample_feeds, write_config
-from spacewatch.extractors.alerting import RuleError, build_rule, match_topic, parse_keywords
-from spacewatch.extractors.tagger import ActorMention, TagResult, ThemeTag
+from spacewatch.alerts.rules import RuleError, build_rule, match_topic, parse_keywords
 from spacewatch.flows import pipeline
 from spacewatch.loopback import LoopbackServer
+from spacewatch.seeds.tagger import ActorMention, TagResult, ThemeTag
 
 SPACEWATCH = str(Path(sys.executable).with_name("spacewatch"))
 
@@ -145,7 +145,7 @@ def test_pipeline_writes_one_alert_per_topic_story_and_subscriber(tmp_path: Path
 def test_outbox_keeps_one_alert_per_topic_story_subscriber_whatever_the_rule_version(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from spacewatch.extractors.alerting import PlannedAlert
+    from spacewatch.alerts.rules import PlannedAlert
     from spacewatch.warehouse.alerts import insert_alerts
     from spacewatch.warehouse.connect import open_for_writing
 

@@ -12,7 +12,7 @@ import pytest
 import typer.main
 
 from helpers import sample_feeds, write_config
-from spacewatch.flows.cli import app
+from spacewatch.cli.main import app
 from spacewatch.loopback import LoopbackServer
 from spacewatch.warehouse.connect import writer_lock
 

@@ -11,7 +11,8 @@ import typer.main
 from test_cli import command_names, spacewatch
 
 from helpers import write_config
-from spacewatch.flows import cli
+from spacewatch.cli import feeds as feeds_command
+from spacewatch.cli import main as cli
 from spacewatch.warehouse.connect import open_for_writing, writer_lock
 
 
@@ -65,7 +66,7 @@ def test_an_unexpected_error_is_one_line_without_a_false_promise(
     def broken(cfg: object) -> None:
         raise RuntimeError("the disk said no")
 
-    monkeypatch.setattr(cli, "open_reader", broken)
+    monkeypatch.setattr(feeds_command, "open_reader", broken)
     monkeypatch.setattr(sys, "argv", ["spacewatch", "feeds", "--config", str(config)])
     monkeypatch.delenv("SPACEWATCH_DEBUG", raising=False)
     with pytest.raises(SystemExit) as exit_:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spacewatch.flows.config import Config, ConfigError, parse_config
+from spacewatch.config import Config, ConfigError, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "spacewatch.example.toml"
 SOURCE = Path("/etc/spacewatch/spacewatch.toml")

@@ -11,8 +11,8 @@ import duckdb
 import pytest
 
 from helpers import query, sample_feeds, write_config
+from spacewatch.config import ConfigError, parse_config
 from spacewatch.flows import pipeline
-from spacewatch.flows.config import ConfigError, parse_config
 from spacewatch.loopback import LoopbackServer, static_route
 
 # Small chunks, so the sample makes several fetch-extract tasks and both Dask workers get one.

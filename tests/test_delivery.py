@@ -13,9 +13,9 @@ import pytest
 from receivers import WebhookSink, smtp_server
 
 from helpers import query, sample_feeds, write_config
+from spacewatch.alerts.delivery import deliver_due, send_digests
+from spacewatch.config import load_config
 from spacewatch.flows import pipeline
-from spacewatch.flows.config import load_config
-from spacewatch.flows.delivery import deliver_due, send_digests
 from spacewatch.loopback import LoopbackServer
 from spacewatch.warehouse.connect import open_for_writing
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from spacewatch.flows.config import ConfigError, parse_config
+from spacewatch.config import ConfigError, parse_config
 
 SPACEWATCH = str(Path(sys.executable).with_name("spacewatch"))
 TOPIC = '[[topics]]\nid = "t"\nname = "T"\nthemes = ["moon_base_ilrs"]\n'

@@ -18,7 +18,7 @@ import yaml
 from receivers import free_port
 
 from helpers import query, sample_feeds, write_config
-from spacewatch.flows.config import ScheduleConfig, load_config
+from spacewatch.config import ScheduleConfig, load_config
 from spacewatch.flows.prefect_server import local_prefect_server
 from spacewatch.loopback import LoopbackServer
 

@@ -11,10 +11,10 @@ import pytest
 from receivers import WebhookSink
 
 from helpers import query, sample_feeds, write_config
+from spacewatch.alerts.delivery import send_digests
+from spacewatch.alerts.status import check_health
+from spacewatch.config import load_config
 from spacewatch.flows import pipeline
-from spacewatch.flows.config import load_config
-from spacewatch.flows.delivery import send_digests
-from spacewatch.flows.health import check_health
 from spacewatch.loopback import LoopbackServer
 from spacewatch.warehouse.connect import open_for_writing
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from helpers import query
+from spacewatch.config import ConfigError, load_config, parse_config
 from spacewatch.flows import pipeline
-from spacewatch.flows.config import ConfigError, load_config, parse_config
 from spacewatch.loopback import SAMPLE_DIR, LoopbackServer, static_route
 
 PAGE = SAMPLE_DIR / "pages" / "orbital-desk" / "rogozin-lunar-station.html"

@@ -15,7 +15,7 @@ import pytest
 from test_address_guard import PUBLIC, LoopbackOnlyNetwork, ScriptedResolver
 from test_http import fetch, policy, redirect
 
-from spacewatch.extractors.http import Fetcher, FetchPolicy, _describe, system_resolver
+from spacewatch.extractors.fetch import Fetcher, FetchPolicy, _describe, system_resolver
 from spacewatch.extractors.models import Outcome
 from spacewatch.loopback import LoopbackServer, Route
 

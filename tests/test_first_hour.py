@@ -102,7 +102,7 @@ def test_alerts_test_gives_apprises_reason_for_each_fault(tmp_path: Path) -> Non
 
 
 def test_secret_parts_cover_credentials_but_not_plain_words() -> None:
-    from spacewatch.extractors.redact import mask_secrets, secret_parts
+    from spacewatch.alerts.redact import mask_secrets, secret_parts
 
     url = (
         f"json://user:{PASSWORD}@hooks.example.org/path/tok-{PASSWORD}?+Authorization=Bearer%20"
@@ -132,7 +132,7 @@ def test_every_help_text_keeps_its_bracketed_words() -> None:
     from typer.models import ParameterInfo
     from typer.testing import CliRunner
 
-    from spacewatch.flows.cli import app
+    from spacewatch.cli.main import app
 
     def walk(group: object, path: list[str]) -> list[tuple[list[str], object]]:
         found = []
@@ -177,7 +177,7 @@ def _zoned_warehouse(tmp_path: Path, hook_url: str, subscriber: str, zone: str =
 
 
 def _waiting_alert(config: Path, status: str, created: object) -> None:
-    from spacewatch.flows.config import load_config
+    from spacewatch.config import load_config
     from spacewatch.warehouse.connect import open_for_writing
 
     con = open_for_writing(load_config(config).warehouse_path)
@@ -204,8 +204,8 @@ def test_quiet_hours_are_read_in_the_alerts_time_zone(tmp_path: Path) -> None:
     from receivers import WebhookSink
 
     from helpers import query
-    from spacewatch.flows.config import load_config
-    from spacewatch.flows.delivery import deliver_due
+    from spacewatch.alerts.delivery import deliver_due
+    from spacewatch.config import load_config
     from spacewatch.warehouse.connect import open_for_writing
 
     # 14:00 UTC is 23:00 in Tokyo: inside 22-07 there, outside it in UTC.
@@ -233,8 +233,8 @@ def test_the_digest_hour_is_read_in_the_alerts_time_zone(tmp_path: Path) -> None
 
     from receivers import WebhookSink
 
-    from spacewatch.flows.config import load_config
-    from spacewatch.flows.delivery import send_digests
+    from spacewatch.alerts.delivery import send_digests
+    from spacewatch.config import load_config
     from spacewatch.warehouse.connect import open_for_writing
 
     with WebhookSink() as hook:
@@ -253,7 +253,7 @@ def test_the_digest_hour_is_read_in_the_alerts_time_zone(tmp_path: Path) -> None
 
 
 def test_alert_hours_take_one_spelling_and_a_known_zone(tmp_path: Path) -> None:
-    from spacewatch.flows.config import ConfigError, parse_config
+    from spacewatch.config import ConfigError, parse_config
 
     base = '[[topics]]\nid = "t"\nname = "T"\nthemes = ["x"]\n[[subscribers]]\nname = "desk"\nurls = ["json://127.0.0.1:9/h"]\ntopics = ["t"]\n'
     cfg = parse_config('[schedule]\ntimezone = "Europe/Paris"\n' + base + 'quiet_hours = "22-07"\n', tmp_path / "s.toml")
@@ -278,7 +278,7 @@ def _sections() -> dict[str, set[str]]:
 
     from pydantic import BaseModel
 
-    from spacewatch.flows.config import Config
+    from spacewatch.config import Config
 
     found = {}
     for name, field in Config.model_fields.items():
@@ -292,7 +292,7 @@ def _sections() -> dict[str, set[str]]:
 def test_the_example_configuration_lists_every_key_and_loads() -> None:
     import re
 
-    from spacewatch.flows.config import (
+    from spacewatch.config import (
         AlertsConfig,
         DedupeConfig,
         FetchConfig,
@@ -340,7 +340,7 @@ def test_the_documented_mail_urls_are_accepted_and_name_their_server() -> None:
 
     import apprise
 
-    from spacewatch.flows.apprise_check import check_apprise_url
+    from spacewatch.alerts.apprise_check import check_apprise_url
 
     docs = [ROOT / "deploy" / "spacewatch.example.toml", ROOT / "deploy" / "README.md"]
     urls = {u for doc in docs for u in re.findall(r"mailtos?://[^\s`\"']+", doc.read_text("utf-8"))}

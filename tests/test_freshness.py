@@ -16,7 +16,7 @@ import pytest
 from receivers import WebhookSink
 
 from helpers import query, write_config
-from spacewatch.extractors.alerting import stale_reason
+from spacewatch.alerts.rules import stale_reason
 from spacewatch.flows import pipeline
 from spacewatch.loopback import LoopbackServer, static_route
 from spacewatch.warehouse.snapshot import open_snapshot
@@ -163,8 +163,8 @@ def test_a_new_copy_of_an_old_story_is_stale_and_raises_no_event(tmp_path: Path)
     published ten days ago is backlog. Stale matches are stored but emit no match event."""
     from test_warehouse import make_article
 
-    from spacewatch.extractors.alerting import Subscription, build_rule
-    from spacewatch.extractors.tagger import TagResult
+    from spacewatch.alerts.rules import Subscription, build_rule
+    from spacewatch.seeds.tagger import TagResult
     from spacewatch.warehouse import store
     from spacewatch.warehouse.connect import open_for_writing
 

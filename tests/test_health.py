@@ -16,7 +16,7 @@ import pytest
 from receivers import smtp_server
 
 from helpers import query, sample_feeds, write_config
-from spacewatch.extractors.health import (
+from spacewatch.alerts.health import (
     AlertBacklog,
     FeedObservation,
     HealthThresholds,
@@ -28,8 +28,9 @@ from spacewatch.extractors.health import (
     match_due_notices,
     match_problems,
 )
-from spacewatch.flows.config import ConfigError, load_config, parse_config
-from spacewatch.flows.health import EXIT_UNHEALTHY, check_health, notify_health
+from spacewatch.alerts.monitor import notify_health
+from spacewatch.alerts.status import EXIT_UNHEALTHY, check_health
+from spacewatch.config import ConfigError, load_config, parse_config
 from spacewatch.loopback import LoopbackServer, Route
 from spacewatch.warehouse.connect import open_for_writing, writer_lock
 
@@ -366,7 +367,7 @@ def test_status_without_a_warehouse_says_so(tmp_path: Path) -> None:
 def test_notify_health_records_and_resolves(tmp_path: Path) -> None:
     """Without the pipeline: a notice is sent once, a resolved problem notifies again when it
     returns."""
-    from spacewatch.extractors.health import build_report
+    from spacewatch.alerts.health import build_report
 
     with smtp_server() as smtp:
         config = health_config(tmp_path, "http://127.0.0.1:9", smtp.url())
@@ -393,7 +394,7 @@ def test_notify_health_records_and_resolves(tmp_path: Path) -> None:
 def test_example_configuration_documents_every_health_key_with_its_default(
     tmp_path: Path,
 ) -> None:
-    from spacewatch.flows.config import HealthConfig
+    from spacewatch.config import HealthConfig
 
     example = Path(__file__).resolve().parents[1] / "deploy" / "spacewatch.example.toml"
     text = example.read_text(encoding="utf-8")

@@ -19,7 +19,7 @@ from email.utils import format_datetime
 import pytest
 import time_machine
 
-from spacewatch.extractors.http import (
+from spacewatch.extractors.fetch import (
     READ_CHUNK,
     Fetcher,
     FetchPolicy,

@@ -10,7 +10,7 @@ import pytest
 from test_cli import spacewatch
 
 from helpers import query
-from spacewatch.flows.config import load_config
+from spacewatch.config import load_config
 from spacewatch.flows.maintenance import run_maintenance
 from spacewatch.warehouse.connect import WarehouseError, open_for_writing, writer_lock
 from spacewatch.warehouse.maintenance import backup_name, list_backups, restore_backup

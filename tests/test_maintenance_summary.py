@@ -10,7 +10,7 @@ from pathlib import Path
 
 from test_maintenance import NOW, make_warehouse
 
-from spacewatch.flows.config import load_config
+from spacewatch.config import load_config
 from spacewatch.flows.maintenance import run_maintenance, summary_lines
 
 

@@ -9,8 +9,7 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spacewatch.extractors.alerting import build_rule, describe_rule
-from spacewatch.extractors.messages import (
+from spacewatch.alerts.messages import (
     AlertView,
     Message,
     format_alert,
@@ -18,6 +17,7 @@ from spacewatch.extractors.messages import (
     link_url,
     make_snippet,
 )
+from spacewatch.alerts.rules import build_rule, describe_rule
 
 URL = "https://news.example.org/story?id=1&x=(2)"
 WHEN = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -188,7 +188,7 @@ def test_snippet_names_only_evidence_it_shows(text: str, evidence: list[str], ti
 def test_each_apprise_plugin_is_given_the_rendering_of_its_own_format() -> None:
     import apprise
 
-    from spacewatch.flows.sending import plugin_formats as _formats
+    from spacewatch.alerts.sending import plugin_formats as _formats
 
     m = Message("t", "md", "<p>h</p>", "txt", "slk")
     expected = {
@@ -208,8 +208,8 @@ def test_each_apprise_plugin_is_given_the_rendering_of_its_own_format() -> None:
 def test_email_plain_text_part_carries_the_link() -> None:
     from receivers import smtp_server
 
-    from spacewatch.flows.config import SubscriberConfig
-    from spacewatch.flows.delivery import destinations, send_with_timeout
+    from spacewatch.alerts.delivery import destinations, send_with_timeout
+    from spacewatch.config import SubscriberConfig
 
     with smtp_server() as smtp:
         sub = SubscriberConfig(name="desk", urls=(smtp.url(),), topics=())

@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spacewatch.extractors.alerting import build_rule, match_topic
-from spacewatch.extractors.tagger import Tagger, build_tagger
-from spacewatch.flows.tagging import load_tagger
+from spacewatch.alerts.rules import build_rule, match_topic
 from spacewatch.seeds import train_model
 from spacewatch.seeds.model import (
     DEFAULT_MODEL_PATH,
@@ -28,6 +26,8 @@ from spacewatch.seeds.model import (
     save_model,
 )
 from spacewatch.seeds.registry import load_corpus, load_registry
+from spacewatch.seeds.tagger import Tagger, build_tagger
+from spacewatch.seeds.tagging import load_tagger
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -442,7 +442,7 @@ NEVER_ALERT_ELSEWHERE = {
 def test_near_misses_plan_no_alert_through_the_pipeline_tagger_and_planner() -> None:
     """The alert path itself: the pipeline's tagger (registries, seed corpus, shipped model),
     every example topic subscribed, `plan_alerts` over a batch. Only the control story alerts."""
-    from spacewatch.extractors.alerting import Subscription, plan_alerts
+    from spacewatch.alerts.rules import Subscription, plan_alerts
 
     tagger = load_tagger()[0]
     rules = example_rules()

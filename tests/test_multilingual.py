@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from spacewatch.extractors.language import LANGUAGES, detect_language
-from spacewatch.extractors.tagger import Tagger, TagResult, build_tagger
 from spacewatch.seeds.registry import (
     DEFAULT_ACTORS_PATH,
     DEFAULT_THEMES_PATH,
     RegistryError,
     load_registry,
 )
+from spacewatch.seeds.tagger import Tagger, TagResult, build_tagger
 
 DAY = dt.date(2025, 6, 1)
 

@@ -11,9 +11,9 @@ from receivers import WebhookSink
 from test_freshness import serve_mixed_feed
 
 from helpers import query, write_config
+from spacewatch.alerts.delivery import deliver_due, send_digests
+from spacewatch.config import ConfigError, load_config, parse_config
 from spacewatch.flows import pipeline
-from spacewatch.flows.config import ConfigError, load_config, parse_config
-from spacewatch.flows.delivery import deliver_due, send_digests
 from spacewatch.loopback import LoopbackServer
 from spacewatch.warehouse.connect import open_for_writing
 

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 from helpers import query, sample_feeds, write_config
+from spacewatch.config import load_config
 from spacewatch.extractors.urls import canonical_url
 from spacewatch.flows import pipeline
-from spacewatch.flows.config import load_config
 from spacewatch.loopback import SAMPLE_DIR, LoopbackServer, Route, static_route
 from spacewatch.warehouse.connect import open_for_writing
 

@@ -148,8 +148,8 @@ def test_a_feed_whose_parsing_raises_is_that_feeds_failed_poll(
 ) -> None:
     from datetime import UTC, datetime
 
+    from spacewatch.config import load_config
     from spacewatch.extractors.models import FeedState
-    from spacewatch.flows.config import load_config
 
     real_parse = steps.parse_feed
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from spacewatch.extractors.feeds import parse_feed
-from spacewatch.extractors.http import Fetcher, FetchPolicy
+from spacewatch.extractors.fetch import Fetcher, FetchPolicy
 from spacewatch.extractors.models import (
     FeedEntry,
     FeedState,

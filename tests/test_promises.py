@@ -16,16 +16,16 @@ import numpy as np
 import pytest
 
 from helpers import query, sample_feeds, write_config
+from spacewatch.alerts.redact import mask_secrets, secret_parts, url_label
+from spacewatch.alerts.rules import match_topics
+from spacewatch.alerts.topics import load_rules
+from spacewatch.config import load_config
 from spacewatch.extractors import dedupe
-from spacewatch.extractors.alerting import match_topics
 from spacewatch.extractors.models import Article
-from spacewatch.extractors.redact import mask_secrets, secret_parts, url_label
-from spacewatch.extractors.tagger import ActorMention, TagResult, ThemeTag
 from spacewatch.flows import pipeline
-from spacewatch.flows.config import load_config
-from spacewatch.flows.tagging import load_tagger
-from spacewatch.flows.topics import load_rules
 from spacewatch.loopback import LoopbackServer
+from spacewatch.seeds.tagger import ActorMention, TagResult, ThemeTag
+from spacewatch.seeds.tagging import load_tagger
 from spacewatch.warehouse import store
 from spacewatch.warehouse.connect import open_for_writing
 
@@ -332,7 +332,7 @@ def test_an_invalid_url_is_labelled_and_masked_without_its_secret(
 def test_failed_alert_retries_after_base_doubling_to_the_cap_then_fails(tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from spacewatch.flows.delivery import deliver_due
+    from spacewatch.alerts.delivery import deliver_due
 
     config = write_config(tmp_path, [("http://127.0.0.1:9/feed.xml", None)])
     config.write_text(
@@ -392,7 +392,7 @@ def test_failed_alert_retries_after_base_doubling_to_the_cap_then_fails(tmp_path
 
 
 def test_min_interval_is_apprises_pause_between_messages_by_value(tmp_path: Path) -> None:
-    from spacewatch.flows.sending import _apprise_for
+    from spacewatch.alerts.sending import _apprise_for
 
     apprise_file = tmp_path / "apprise.txt"
     apprise_file.write_text("json://127.0.0.1:9/from-config\n", encoding="utf-8")

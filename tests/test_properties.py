@@ -1,7 +1,7 @@
 """Property-based tests (Hypothesis) of URL canonicalisation and the address guard.
 
 The special-purpose ranges are typed here again from the IANA registries rather than imported
-from `extractors/http.py`, so the guard is checked against the registry, not against itself.
+from `extractors/fetch.py`, so the guard is checked against the registry, not against itself.
 No deadline: a loaded machine must not fail a property.
 """
 
@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spacewatch.extractors.http import AddressKind, classify_address, is_public_address
+from spacewatch.extractors.fetch import AddressKind, classify_address, is_public_address
 from spacewatch.extractors.urls import canonical_url
 
 settings.register_profile("spacewatch", deadline=None, max_examples=400)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from spacewatch.flows.tagging import load_tagger
 from spacewatch.seeds.realscore import Report, predict, report
 from spacewatch.seeds.realset import find_eval_dir, load_realset
+from spacewatch.seeds.tagging import load_tagger
 
 BASELINE = Path(__file__).resolve().parent / "data" / "real_baseline.toml"
 

@@ -20,8 +20,8 @@ from receivers import WebhookSink
 
 from helpers import query, sample_feeds, write_config
 from spacewatch.flows import pipeline
-from spacewatch.flows.report import build_charts, build_report_html, build_svg
 from spacewatch.loopback import LoopbackServer, load_sample_routes
+from spacewatch.report import build_charts, build_report_html, build_svg
 from spacewatch.warehouse.connect import open_for_writing
 from spacewatch.warehouse.report_data import (
     ReportData,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from spacewatch.extractors.alerting import (
+from spacewatch.alerts.rules import (
     RuleError,
     Subscription,
     build_rule,
@@ -24,7 +24,7 @@ from spacewatch.extractors.alerting import (
     plan_alerts,
     stale_reason,
 )
-from spacewatch.extractors.tagger import ActorMention, TagResult, ThemeTag
+from spacewatch.seeds.tagger import ActorMention, TagResult, ThemeTag
 
 
 def tagged(

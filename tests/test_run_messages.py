@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import sample_feeds, write_config
-from spacewatch.flows.cli import _since
+from spacewatch.cli.app import parse_since
 from spacewatch.loopback import LoopbackServer
 
 SPACEWATCH = str(Path(sys.executable).with_name("spacewatch"))
@@ -57,5 +57,5 @@ def test_run_counts_failed_feeds_and_alert_errors_apart(
     ],
 )
 def test_since_honours_a_time_zone_offset(value: str, expected: datetime) -> None:
-    assert _since(value) == expected
-    assert _since(value).utcoffset().total_seconds() == 0
+    assert parse_since(value) == expected
+    assert parse_since(value).utcoffset().total_seconds() == 0

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from receivers import smtp_server
 
-from spacewatch.flows.config import SubscriberConfig
-from spacewatch.flows.delivery import destinations, send_test
+from spacewatch.alerts.delivery import destinations, send_test
+from spacewatch.config import SubscriberConfig
 
 
 def test_secret_block_url_delivers_and_stays_masked(prefect_harness: None) -> None:
@@ -247,7 +247,7 @@ topics = []
 def test_config_errors_never_show_an_expanded_value_or_a_destination(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from spacewatch.flows.config import ConfigError, parse_config
+    from spacewatch.config import ConfigError, parse_config
 
     source = tmp_path / "s.toml"
     monkeypatch.setenv("SW_TEST_FEED", f"ftp://{MARKERS['var']}@example.org/feed")

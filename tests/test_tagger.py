@@ -9,14 +9,14 @@ from functools import cache
 import pytest
 
 from spacewatch.extractors.language import LANGUAGES, detect_language
-from spacewatch.extractors.tagger import (
+from spacewatch.seeds.registry import load_corpus, load_registry
+from spacewatch.seeds.tagger import (
     MAX_TEXT_CHARS,
     Tagger,
     TagResult,
     build_tagger,
     discover_candidates,
 )
-from spacewatch.seeds.registry import load_corpus, load_registry
 
 
 @cache

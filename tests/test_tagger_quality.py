@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from spacewatch.extractors.tagger import Tagger, TagResult, build_tagger
 from spacewatch.seeds.realscore import Score
 from spacewatch.seeds.registry import load_corpus, load_registry
+from spacewatch.seeds.tagger import Tagger, TagResult, build_tagger
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLD_DIR = DATA / "gold"

@@ -9,8 +9,8 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from ..extractors.alerting import PlannedAlert
-from .batch import registered
+from spacewatch.alerts.rules import PlannedAlert
+from spacewatch.warehouse.batch import registered
 
 _PLANNED = pa.schema(
     [

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from .migrate import migrate
+from spacewatch.warehouse.migrate import migrate
 
 
 class WarehouseBusy(Exception):
@@ -30,7 +30,7 @@ def lock_path(path: Path) -> Path:
 
 
 # Delivery records each outcome under the writer lock for a few milliseconds at a time
-# (flows/delivery.py), so whoever needs the writer waits at least this long before calling the
+# (alerts/delivery.py), so whoever needs the writer waits at least this long before calling the
 # warehouse busy.
 SHORT_HOLD_GRACE_S = 5.0
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from .sqltext import sql_string
+from spacewatch.warehouse.sqltext import sql_string
 
 
 class FtsUnavailable(Exception):

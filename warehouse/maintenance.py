@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from .connect import WarehouseError, connect
+from spacewatch.warehouse.connect import WarehouseError, connect
 
 _STAMP = "%Y%m%dT%H%M%SZ"
 

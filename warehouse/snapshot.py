@@ -17,9 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-from .fts import fts_extension_path, load_fts
-from .search import create_search_macros
-from .sqltext import sql_identifier, sql_string
+from spacewatch.warehouse.fts import fts_extension_path, load_fts
+from spacewatch.warehouse.search import create_search_macros
+from spacewatch.warehouse.sqltext import sql_identifier, sql_string
 
 # Settings that make a connection unable to touch anything but the snapshot it has open: no
 # file or network access (read_csv, COPY ... TO, ATTACH, INSTALL, httpfs), no extension loaded

@@ -8,9 +8,9 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from ..extractors.tagger import Candidate, TagResult
-from ..seeds.registry import Registry
-from .batch import registered, transaction
+from spacewatch.seeds.registry import Registry
+from spacewatch.seeds.tagger import Candidate, TagResult
+from spacewatch.warehouse.batch import registered, transaction
 
 _TAGS = pa.schema(
     [
@@ -246,3 +246,7 @@ def iter_articles(
     )
     while rows := cur.fetchmany(batch):
         yield rows
+
+
+def count_articles(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT count(*) FROM articles").fetchone()[0])  # type: ignore[index]

@@ -25,7 +25,7 @@ from typing import TextIO
 
 import duckdb
 
-from ..warehouse.sqltext import sql_identifier, sql_string
+from spacewatch.warehouse.sqltext import sql_identifier, sql_string
 
 FORMATS = ("parquet", "csv")
 MANIFEST = "manifest.json"

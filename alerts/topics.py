@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..extractors.alerting import RuleError, Subscription, TopicRule, build_rule, check_rule_ids
-from ..seeds.registry import Registry
-from .config import Config, ConfigError
+from spacewatch.alerts.rules import RuleError, Subscription, TopicRule, build_rule, check_rule_ids
+from spacewatch.config import Config, ConfigError
+from spacewatch.seeds.registry import Registry
 
 Subscriptions = dict[str, tuple[Subscription, ...]]
 

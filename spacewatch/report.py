@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..warehouse.report_data import ReportData, Story, Trend
+from spacewatch.warehouse.report_data import ReportData, Story, Trend
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

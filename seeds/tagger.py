@@ -17,8 +17,11 @@ Matching rules (shared by all entries):
 - where actor names overlap the longest wins ("China National Space Administration" is CNSA).
 
 Given a learned model (`spacewatch.seeds.model`, shipped in seeds/tagger_model.npz and loaded
-by flows/tagging.py), relevance and the themes it learned are its calibrated scores over the
+by seeds/tagging.py), relevance and the themes it learned are its calibrated scores over the
 registry's hits and the text; actors stay the registry's (`Tagger._apply_model`).
+
+Over 500 lines on purpose: one algorithm (matching, scoring, the model, emerging actors)
+whose parts share the registry's indexes; see docs/architecture.md for why it is not split now.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """Every setting, declared once with its default and validator; read from one TOML file.
 
 `deploy/spacewatch.example.toml` lists the same keys with their defaults for operators.
+
+Over 500 lines on purpose: every setting is declared in one module (one place to add a key and
+its validator), at the root because the CLI and the flows both read it.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ import os
 import re
 import tomllib
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +31,12 @@ from pydantic import (
 DEFAULT_CONFIG = "spacewatch.toml"
 CONFIG_ENV = "SPACEWATCH_CONFIG"
 USER_AGENT = "Spacewatch/0.1 (space-policy news monitor; polite poller: conditional GET, backoff)"
+
+
+if TYPE_CHECKING:
+    from spacewatch.alerts.health import HealthThresholds
+    from spacewatch.extractors.fetch import FetchPolicy
+    from spacewatch.extractors.polling import BackoffPolicy
 
 
 class ConfigError(Exception):
@@ -208,7 +218,7 @@ class SubscriberConfig(_Strict):
         """Each URL parsed by Apprise now, so a typo stops the run with one line instead of
         failing every delivery later. `secret:` and `config:` entries are read when sending;
         `env:` ones are checked when the variable is set here. The error never shows the URL."""
-        from .apprise_check import check_apprise_url
+        from spacewatch.alerts.apprise_check import check_apprise_url
 
         for index, entry in enumerate(self.urls, start=1):
             if entry.startswith(("secret:", "config:")):
@@ -441,6 +451,48 @@ class Config(_Strict):
             return subscriber.digest_hour_utc, ZoneInfo("UTC")
         hour = subscriber.digest_hour
         return (7 if hour is None else hour), self.alerts_zone
+
+    # --- each stage's settings as the stage takes them: frozen policies, built here once --------
+    # (on first use, so a command imports only the stage it runs). A new setting is added to its
+    # section above and to its policy here, nowhere else.
+
+    @cached_property
+    def fetch_policy(self) -> FetchPolicy:
+        from spacewatch.extractors.fetch import FetchPolicy
+
+        f = self.fetch
+        return FetchPolicy(
+            timeout_s=f.timeout_s,
+            connect_timeout_s=f.connect_timeout_s,
+            max_bytes=f.max_bytes,
+            max_redirects=f.max_redirects,
+            concurrency=f.concurrency,
+            per_host_concurrency=f.per_host_concurrency,
+            user_agent=f.user_agent,
+            allow_private_addresses=f.allow_private_addresses,
+        )
+
+    @cached_property
+    def backoff_policy(self) -> BackoffPolicy:
+        from spacewatch.extractors.polling import BackoffPolicy
+
+        f = self.fetch
+        return BackoffPolicy(f.backoff_base_s, f.backoff_max_s, f.redirect_confirmations)
+
+    @cached_property
+    def health_policy(self) -> HealthThresholds:
+        from spacewatch.alerts.health import HealthThresholds
+
+        h = self.health
+        return HealthThresholds(
+            ingest_drop_ratio=h.ingest_drop_ratio,
+            ingest_baseline_days=h.ingest_baseline_days,
+            min_baseline_days=h.min_baseline_days,
+            min_baseline_articles=h.min_baseline_articles,
+            feed_dead_after_h=h.feed_dead_after_h,
+            alert_failing_after_h=h.alert_failing_after_h,
+            run_stale_after_h=h.run_stale_after_h,
+        )
 
     def tagging_paths(self) -> tuple[str | None, str | None, str | None, str | None]:
         """(actors, themes, corpus, model) as absolute path strings, None for the bundled ones

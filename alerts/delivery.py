@@ -7,7 +7,7 @@ short write, each outcome is recorded in its own short write (`ShortWrites`), an
 times out is stopped, not abandoned (`sending.Sender`).
 
 URLs and tokens never leave this module: rows, messages and errors carry a destination label
-(`extractors/redact.py`) and Apprise's own reasons with every part of the URL masked.
+(`alerts/redact.py`) and Apprise's own reasons with every part of the URL masked.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from pathlib import Path
 
-import apprise
 import duckdb
 
-from ..extractors.alerting import RuleError, build_rule, describe_rule, hold_reason
-from ..extractors.messages import AlertView, Message, format_alert, format_digest
-from ..extractors.redact import destination_label, mask_secrets, secret_parts
-from ..warehouse.connect import connect, delivery_lock, open_for_writing, writer_lock
-from .config import Config, SubscriberConfig
-from .sending import Outcome, Sender
+from spacewatch.alerts.messages import AlertView, Message, format_alert, format_digest
+from spacewatch.alerts.redact import destination_label, mask_secrets, secret_parts
+from spacewatch.alerts.rules import RuleError, build_rule, describe_rule, hold_reason
+from spacewatch.alerts.sending import Outcome, Sender
+from spacewatch.config import Config, SubscriberConfig
+from spacewatch.warehouse import outbox
+from spacewatch.warehouse.connect import delivery_lock, open_for_writing, writer_lock
+from spacewatch.warehouse.writes import ShortWrites, Writes, as_writes
 
 # Apprise logs at warning level about failed sends; our own records are the masked ones.
 logging.getLogger("apprise").setLevel(logging.CRITICAL)
@@ -89,6 +89,8 @@ def destinations(
 ) -> tuple[list[Destination], list[str]]:
     """Apprise targets of a subscriber, and problems (naming labels, never URLs) with its
     entries."""
+    import apprise  # here, not at the top: commands that send nothing never load it
+
     found, problems = [], []
     for index, entry in enumerate(subscriber.urls, start=1):
         label = destination_label(subscriber.name, entry)
@@ -146,70 +148,7 @@ def _using(sender: Sender | None) -> Iterator[Sender]:
         yield own
 
 
-# --- short writes -------------------------------------------------------------------------
-
-
-class ShortWrites:
-    """The warehouse opened for writing only for the moment of one read or one record.
-
-    Delivery takes the writer lock for each of them and lets go at once, so a pipeline run
-    never waits for a send. When a run holds the writer, a record waits for it (`wait_s`).
-    """
-
-    def __init__(self, path: Path, wait_s: float) -> None:
-        self.path, self.wait_s = path, wait_s
-
-    @contextmanager
-    def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with writer_lock(self.path, self.wait_s):
-            con = connect(self.path)
-            try:
-                con.execute("BEGIN TRANSACTION")
-                yield con
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            finally:
-                con.close()
-
-
-class HeldWrites:
-    """A connection the caller already holds under the writer lock (tests, maintenance)."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    @contextmanager
-    def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        yield self.con
-
-
-Writes = ShortWrites | HeldWrites
-
-
-def as_writes(db: Writes | duckdb.DuckDBPyConnection) -> Writes:
-    return db if isinstance(db, ShortWrites | HeldWrites) else HeldWrites(db)
-
-
 # --- reading and updating the outbox -----------------------------------------------------
-
-# The story's outlets (every syndicated copy, by site or feed name), when it was first seen,
-# and the actors of the alerting article, so a subscriber can judge it from the message.
-_VIEW_SQL = """
-SELECT al.alert_id, al.topic_id, al.severity, a.title, a.url, a.site_name, a.published_at,
-       al.evidence, left(coalesce(a.text, a.description), 20000), al.subscriber, al.attempts,
-       (SELECT list_sort(list(DISTINCT coalesce(o.site_name, f.name, f.title)))
-        FROM articles o LEFT JOIN article_sources s ON s.article_id = o.article_id
-        LEFT JOIN feeds f ON f.feed_id = s.feed_id
-        WHERE o.story_id = a.story_id
-          AND coalesce(o.site_name, f.name, f.title) IS NOT NULL),
-       (SELECT min(o.first_seen_at) FROM articles o WHERE o.story_id = a.story_id),
-       (SELECT list_sort(list(DISTINCT coalesce(r.name, x.actor_id)))
-        FROM article_actors x LEFT JOIN registry_actors r ON r.actor_id = x.actor_id
-        WHERE x.article_id = a.article_id)
-FROM alerts al JOIN articles a USING (article_id)
-"""
 
 
 def _rule_texts(config: Config) -> dict[str, str]:
@@ -252,7 +191,7 @@ def _views(rows: list[tuple], config: Config) -> list[tuple[AlertView, str, int]
     return out
 
 
-def _in_quiet_hours(spec: str | None, now: datetime, zone: tzinfo = UTC) -> datetime | None:
+def quiet_hours_end(spec: str | None, now: datetime, zone: tzinfo = UTC) -> datetime | None:
     """End of the quiet period (in UTC) if `now` falls in it; `spec` is read in `zone`."""
     if not spec:
         return None
@@ -266,30 +205,6 @@ def _in_quiet_hours(spec: str | None, now: datetime, zone: tzinfo = UTC) -> date
     if until <= local:
         until += timedelta(days=1)
     return until.astimezone(UTC)
-
-
-def _delivered(con: duckdb.DuckDBPyConnection, alert_ids: list[int]) -> dict[int, set[str]]:
-    rows = con.execute(
-        """SELECT alert_id, destination FROM alert_deliveries
-           WHERE list_contains(?, alert_id) AND status = 'sent'""",
-        [alert_ids],
-    ).fetchall()
-    done: dict[int, set[str]] = {}
-    for alert_id, label in rows:
-        done.setdefault(alert_id, set()).add(label)
-    return done
-
-
-def _record(
-    con: duckdb.DuckDBPyConnection, alert_id: int, label: str, error: str | None, now: datetime
-) -> None:
-    con.execute(
-        """INSERT INTO alert_deliveries VALUES (?, ?, ?, 1, ?, ?)
-           ON CONFLICT DO UPDATE SET status = excluded.status,
-               attempts = alert_deliveries.attempts + 1, last_error = excluded.last_error,
-               sent_at = excluded.sent_at""",
-        [alert_id, label, "failed" if error else "sent", error, None if error else now],
-    )
 
 
 def deliver_due(
@@ -308,21 +223,10 @@ def deliver_due(
     db = as_writes(db)
     summary = DeliverySummary()
     subscribers = {s.name: s for s in config.subscribers}
-    statuses = "('pending', 'failed')" if retry_failed else "('pending')"
-    due = "" if retry_failed else "AND al.next_attempt_at <= $now"
     with db.writing() as con:
-        rows = con.execute(
-            f"{_VIEW_SQL} WHERE al.status IN {statuses} {due} ORDER BY al.alert_id",
-            {"now": now} if due else {},
-        ).fetchall()
-        sent_last_hour = dict(
-            con.execute(
-                """SELECT subscriber, count(*) FROM alerts WHERE mode = 'immediate'
-                   AND sent_at > ? GROUP BY 1""",
-                [now - timedelta(hours=1)],
-            ).fetchall()
-        )
-        delivered = _delivered(con, [r[0] for r in rows])
+        rows = outbox.due_alerts(con, now, retry_failed)
+        sent_last_hour = outbox.sent_last_hour(con, now)
+        delivered = outbox.delivered(con, [r[0] for r in rows])
     if not rows:
         return summary
     resolved: dict[str, tuple[list[Destination], list[str]]] = {}
@@ -351,32 +255,28 @@ def _deliver_one(
 ) -> None:
     if sub is None:
         with db.writing() as con:
-            _finish(con, view.alert_id, "failed", attempts, "subscriber no longer configured", now)
+            outbox.finish_alert(
+                con, view.alert_id, "failed", attempts, "subscriber no longer configured", now
+            )
         summary.failed += 1
         return
     held = hold_reason(view.topic_id, sub.paused_until, sub.muted_topics, now)
     if held is not None:  # paused: waits for the first digest after; muted: kept, never sent
         with db.writing() as con:
-            con.execute(
-                "UPDATE alerts SET status = ?, note = ?, next_attempt_at = NULL WHERE alert_id = ?",
-                [*held, view.alert_id],
-            )
+            outbox.hold_alert(con, view.alert_id, *held)
         summary.deferred += 1
         return
     quiet, zone = config.quiet_hours_of(sub)
-    quiet_until = _in_quiet_hours(quiet, now, zone)
+    quiet_until = quiet_hours_end(quiet, now, zone)
     if quiet_until is not None:
         with db.writing() as con:
-            con.execute(
-                "UPDATE alerts SET next_attempt_at = ? WHERE alert_id = ?",
-                [quiet_until, view.alert_id],
-            )
+            outbox.defer_alert(con, view.alert_id, quiet_until)
         summary.deferred += 1
         return
     if sub.max_per_hour is not None and sent_last_hour.get(sub_name, 0) >= sub.max_per_hour:
         # Over the hourly cap: the alert rolls into the subscriber's next digest.
         with db.writing() as con:
-            con.execute("UPDATE alerts SET status = 'digest' WHERE alert_id = ?", [view.alert_id])
+            outbox.roll_into_digest(con, view.alert_id)
         summary.deferred += 1
         return
     if sub_name not in resolved:
@@ -391,12 +291,12 @@ def _deliver_one(
         # Recorded at once, in its own short write: a crash after this line never re-sends
         # to this destination; a crash just before it re-sends this one message once.
         with db.writing() as con:
-            _record(con, view.alert_id, target.label, outcome.reason, now)
+            outbox.record_delivery(con, view.alert_id, target.label, outcome.reason, now)
         if outcome.reason:
             errors.append(f"{target.label}: {outcome.reason}")
     if not errors and targets:
         with db.writing() as con:
-            _finish(con, view.alert_id, "sent", attempts + 1, None, now)
+            outbox.finish_alert(con, view.alert_id, "sent", attempts + 1, None, now)
         sent_last_hour[sub_name] = sent_last_hour.get(sub_name, 0) + 1
         summary.sent += 1
         return
@@ -406,34 +306,15 @@ def _deliver_one(
     reason = "; ".join(errors)[:1000]
     with db.writing() as con:
         if attempts >= config.alerts.max_attempts:
-            _finish(con, view.alert_id, "failed", attempts, reason, now)
+            outbox.finish_alert(con, view.alert_id, "failed", attempts, reason, now)
         else:
             delay = min(config.alerts.retry_max_s, config.alerts.retry_base_s * 2 ** (attempts - 1))
-            con.execute(
-                """UPDATE alerts SET status = 'pending', attempts = ?, last_error = ?,
-                       next_attempt_at = ? WHERE alert_id = ?""",
-                [attempts, reason, now + timedelta(seconds=delay), view.alert_id],
-            )
+            outbox.retry_alert(con, view.alert_id, attempts, reason, now + timedelta(seconds=delay))
     if attempts >= config.alerts.max_attempts:
         summary.failed += 1
     else:
         summary.retrying += 1
     summary.errors.append(f"alert #{view.alert_id} for {sub_name}: {reason}")
-
-
-def _finish(
-    con: duckdb.DuckDBPyConnection,
-    alert_id: int,
-    status: str,
-    attempts: int,
-    error: str | None,
-    now: datetime,
-) -> None:
-    con.execute(
-        """UPDATE alerts SET status = ?, attempts = ?, last_error = ?, next_attempt_at = NULL,
-               sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE alert_id = ?""",
-        [status, attempts, error, status, now, alert_id],
-    )
 
 
 def digest_slot(hour: int, now: datetime, zone: tzinfo = UTC) -> datetime:
@@ -482,29 +363,15 @@ def _send_digest(
     hour, zone = config.digest_hour_of(sub)
     slot = digest_slot(hour, now, zone)
     with db.writing() as con:
-        last = con.execute(
-            "SELECT last_sent_at FROM digests WHERE subscriber = ?", [sub.name]
-        ).fetchone()
-        rows = con.execute(
-            f"{_VIEW_SQL} WHERE al.status = 'digest' AND al.subscriber = ? ORDER BY al.alert_id",
-            [sub.name],
-        ).fetchall()
-        oldest = con.execute(
-            "SELECT min(created_at) FROM alerts WHERE status = 'digest' AND subscriber = ?",
-            [sub.name],
-        ).fetchone()[0]  # type: ignore[index]
-        state = {
-            label: (status, attempts, next_at)
-            for label, status, attempts, next_at in con.execute(
-                """SELECT destination, status, attempts, next_attempt_at FROM digest_deliveries
-                   WHERE subscriber = ? AND slot = ?""",
-                [sub.name, slot],
-            ).fetchall()
-        }
-        delivered = _delivered(con, [r[0] for r in rows])
+        last = outbox.last_digest(con, sub.name)
+        rows = outbox.digest_alerts(con, sub.name)
+        oldest = outbox.oldest_digest_alert(con, sub.name)
+        state = outbox.digest_deliveries(con, sub.name, slot)
+        delivered = outbox.delivered(con, [r[0] for r in rows])
     if not rows:
         return
-    if not force and (oldest >= slot or (last and last[0] >= slot)):
+    assert oldest is not None  # rows are digest alerts, so there is an oldest
+    if not force and (oldest >= slot or (last is not None and last >= slot)):
         return  # nothing waited when the digest hour came, or this slot is finished
     views = []
     for view, _, _ in _views(rows, config):
@@ -513,9 +380,7 @@ def _send_digest(
             views.append(view)
             continue
         with db.writing() as con:  # muted since it was held for the digest: kept, never sent
-            con.execute(
-                "UPDATE alerts SET status = ?, note = ? WHERE alert_id = ?", [*held, view.alert_id]
-            )
+            outbox.note_alert(con, view.alert_id, *held)
     if not views:
         return
     targets, problems = destinations(sub, config.alerts.min_interval_s)
@@ -539,33 +404,10 @@ def _send_digest(
         delay = min(config.alerts.retry_max_s, config.alerts.retry_base_s * 2 ** (attempts - 1))
         ids = [v.alert_id for v in batch]
         with db.writing() as con:
-            con.execute(
-                """INSERT INTO digest_deliveries VALUES ($sub, $slot, $dest, $status, $attempts,
-                       $alerts, $error, $next, $sent)
-                   ON CONFLICT DO UPDATE SET status = excluded.status,
-                       attempts = excluded.attempts, alerts = excluded.alerts,
-                       last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at,
-                       sent_at = excluded.sent_at""",
-                {
-                    "sub": sub.name,
-                    "slot": slot,
-                    "dest": target.label,
-                    "status": "failed" if outcome.reason else "sent",
-                    "attempts": attempts,
-                    "alerts": len(batch),
-                    "error": outcome.reason,
-                    "next": now + timedelta(seconds=delay) if outcome.reason else None,
-                    "sent": None if outcome.reason else now,
-                },
-            )
-            if outcome.reason:
-                con.execute(
-                    "UPDATE alerts SET last_error = ? WHERE list_contains(?, alert_id)",
-                    [f"digest to {target.label}: {outcome.reason}", ids],
-                )
-            else:
-                for alert_id in ids:
-                    _record(con, alert_id, target.label, None, now)
+            outbox.record_digest(
+                con, sub.name, slot, target.label, attempts, ids, outcome.reason,
+                now + timedelta(seconds=delay), now,
+            )  # fmt: skip
         if outcome.reason:
             errors.append(f"digest for {sub.name}: {target.label}: {outcome.reason}")
         else:
@@ -576,27 +418,11 @@ def _send_digest(
         # An alert is sent once every destination has it; the others stay waiting, so a
         # destination that gave up today gets them in tomorrow's digest.
         if labels and not problems:
-            marked = con.execute(
-                """UPDATE alerts SET status = 'sent', sent_at = $now, last_error = NULL
-                   WHERE status = 'digest' AND subscriber = $sub AND (
-                       SELECT count(DISTINCT destination) FROM alert_deliveries d
-                       WHERE d.alert_id = alerts.alert_id AND d.status = 'sent'
-                         AND list_contains($labels, d.destination)) = len($labels)
-                   RETURNING alert_id""",
-                {"now": now, "sub": sub.name, "labels": labels},
-            ).fetchall()
-            summary.sent += len(marked)
-        finished = con.execute(
-            """SELECT count(*) FROM digest_deliveries WHERE subscriber = ? AND slot = ?
-                 AND (status = 'sent' OR attempts >= ?)""",
-            [sub.name, slot, config.alerts.max_attempts],
-        ).fetchone()[0]  # type: ignore[index]
+            summary.sent += outbox.mark_digest_sent(con, sub.name, labels, now)
+        finished = outbox.finished_destinations(con, sub.name, slot, config.alerts.max_attempts)
         if targets and finished >= len(targets):
             # The slot is over once every destination has it or has used its attempts.
-            con.execute(
-                "INSERT INTO digests VALUES (?, ?) ON CONFLICT DO UPDATE SET last_sent_at = ?",
-                [sub.name, now, now],
-            )
+            outbox.close_digest_slot(con, sub.name, now)
     if errors or not targets:
         summary.errors += errors or [f"digest for {sub.name}: no destination"]
         summary.failed += 1

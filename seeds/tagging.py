@@ -7,10 +7,10 @@ import time
 from datetime import datetime
 from functools import lru_cache
 
-from ..extractors import articles as extract
-from ..extractors.tagger import Tagger, build_tagger
-from ..seeds.model import load_model
-from ..seeds.registry import Registry, load_corpus, load_registry
+from spacewatch.extractors import articles as extract
+from spacewatch.seeds.model import load_model
+from spacewatch.seeds.registry import Registry, load_corpus, load_registry
+from spacewatch.seeds.tagger import Tagger, build_tagger
 
 # actors, themes, corpus, model: None for the bundled ones; model "none" for no model.
 TaggingPaths = tuple[str | None, str | None, str | None, str | None]

@@ -1,6 +1,7 @@
 """Is the monitor itself healthy? Pure evaluation of what the warehouse says about recent runs,
 feeds, alert delivery and ingest volume, and the operator's notice. No I/O here:
-`flows/health.py` loads the observations and sends the notices.
+`alerts/status.py` loads the observations (`warehouse/health.py`) and `alerts/monitor.py` sends
+the notices.
 
 A silent coverage gap is the failure users of monitors complain about most, so ingest volume
 is compared with its own recent norm (the median of the previous days, which a single busy or
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .messages import Message
+from spacewatch.alerts.messages import Message
 
 # Problems that are worth waking the operator for; the others only show in `spacewatch status`
 # (a stale or failed run cannot be reported by the run itself).

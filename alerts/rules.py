@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .tagger import TagResult
+from spacewatch.seeds.tagger import TagResult
 
 
 class RuleError(ValueError):

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import IO, Literal
 
-from ..extractors.messages import Message
+from spacewatch.alerts.messages import Message
 
 Status = Literal["sent", "failed", "unknown"]
 STARTUP_TIMEOUT_S = 120.0
@@ -44,7 +44,7 @@ class Sender:
     def _worker(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "spacewatch.flows.sending"],
+                [sys.executable, "-m", "spacewatch.alerts.sending"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -164,7 +164,7 @@ def plugin_formats(plugin: object) -> list[str]:
 def _serve() -> None:
     import apprise
 
-    from .apprise_check import apprise_reason, capture_apprise_log
+    from spacewatch.alerts.apprise_check import apprise_reason, capture_apprise_log
 
     cache: dict = {}
     out = os.fdopen(sys.stdout.fileno(), "wb", buffering=0)

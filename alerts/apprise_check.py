@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlsplit
 
-from ..extractors.redact import mask_secrets, secret_parts
+from spacewatch.alerts.redact import mask_secrets, secret_parts
 
 _MAX_REASON = 400
 

@@ -1,0 +1,1 @@
+"""The `spacewatch` command: one module per command group."""
