@@ -12,7 +12,7 @@ import string
 import unicodedata
 from urllib.parse import parse_qsl, urlsplit
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from spacewatch.extractors.fetch import AddressKind, classify_address, is_public_address
@@ -93,6 +93,9 @@ def test_trackers_and_parameter_order_do_not_change_identity(
     at = data.draw(st.integers(0, len(shuffled)))
     tracked = [*shuffled[:at], tracker, *shuffled[at:]]
     head = base.split("#")[0].split("?")[0]
+    # Spaces at the very end of a link are stripped (as browsers do), but before a query they are
+    # part of the path ("/ ?q" is "/%20?q"): a path ending in a space is a different URL there.
+    assume(head == head.rstrip())
     variant = head + "?" + "&".join(f"{k}={v}" for k, v in tracked)
     assert canonical_url(variant) == canonical_url(base.split("#")[0]) is not None
 
