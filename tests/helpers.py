@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from spacewatch.loopback import SAMPLE_DIR, LoopbackServer, load_sample_routes
+from spacewatch.seeds.tagger import ActorMention, TagResult, ThemeTag
 
 
 def write_config(folder: Path, feeds: list[tuple[str, str | None]], **sections: str) -> Path:
@@ -81,3 +82,26 @@ def ingest_sample(folder: Path) -> Path:
         config = write_config(folder, sample_feeds(server.base_url))
         pipeline.run_pipeline(config)
     return config
+
+
+def tagged(
+    relevance: float = 0.9,
+    relevant: bool = True,
+    themes: dict[str, tuple[float, tuple[str, ...]]] | None = None,
+    actors: dict[str, tuple[str, ...]] | None = None,
+) -> TagResult:
+    """Tags with chosen relevance, theme scores and evidence, and actors with evidence."""
+    return TagResult(
+        language="en",
+        themes_judged=True,
+        relevant=relevant,
+        relevance=relevance,
+        themes=tuple(ThemeTag(t, s, ev) for t, (s, ev) in (themes or {}).items()),
+        actors=tuple(
+            ActorMention(a, a.upper(), "agency", len(ev), ev, (), ("alias",))
+            for a, ev in (actors or {}).items()
+        ),
+        seed_similarity=(),
+        seed_similarity_max=0.0,
+        registry_version="test",
+    )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from helpers import query, sample_feeds, write_config
+from helpers import query, sample_feeds, tagged, write_config
 from spacewatch.alerts.redact import mask_secrets, secret_parts, url_label
 from spacewatch.alerts.rules import match_topics
 from spacewatch.alerts.topics import load_rules
@@ -24,7 +24,6 @@ from spacewatch.extractors import dedupe
 from spacewatch.extractors.models import Article
 from spacewatch.flows import pipeline
 from spacewatch.loopback import LoopbackServer
-from spacewatch.seeds.tagger import ActorMention, TagResult, ThemeTag
 from spacewatch.seeds.tagging import load_tagger
 from spacewatch.warehouse import store
 from spacewatch.warehouse.connect import open_for_writing
@@ -34,26 +33,6 @@ NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 # -- topic rules: every condition of deploy/spacewatch.example.toml, through the config -------
 
-
-def tags(
-    themes: dict[str, float] | None = None,
-    actors: tuple[str, ...] = (),
-    relevance: float = 0.9,
-    relevant: bool = True,
-) -> TagResult:
-    return TagResult(
-        language="en",
-        themes_judged=True,
-        relevant=relevant,
-        relevance=relevance,
-        themes=tuple(ThemeTag(t, s, (f"{t} phrase",)) for t, s in (themes or {}).items()),
-        actors=tuple(
-            ActorMention(a, a, "agency", 1, (f"{a} said",), ((0, 1),), ("alias",)) for a in actors
-        ),
-        seed_similarity=(),
-        seed_similarity_max=0.0,
-        registry_version="test",
-    )
 
 
 MOON = {"moon_base_ilrs": 0.8}
@@ -125,7 +104,9 @@ def rules_from_config(tmp_path: Path, body: str, extra: str = "") -> tuple:
 def fires(rules: tuple, case: dict[str, Any]) -> bool:
     case = dict(case)
     text = case.pop("text", "Plans for the station.")
-    return bool(match_topics(rules, tags(**case), text, "Title"))
+    themes = {t: (s, (f"{t} phrase",)) for t, s in case.pop("themes", {}).items()}
+    actors = {a: (f"{a} said",) for a in case.pop("actors", ())}
+    return bool(match_topics(rules, tagged(themes=themes, actors=actors, **case), text, "Title"))
 
 
 @pytest.mark.parametrize("condition", sorted(CONDITIONS))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from helpers import tagged
 from spacewatch.alerts.rules import (
     RuleError,
     Subscription,
@@ -24,31 +25,6 @@ from spacewatch.alerts.rules import (
     plan_alerts,
     stale_reason,
 )
-from spacewatch.seeds.tagger import ActorMention, TagResult, ThemeTag
-
-
-def tagged(
-    relevance: float = 0.9,
-    relevant: bool = True,
-    themes: dict[str, tuple[float, tuple[str, ...]]] | None = None,
-    actors: dict[str, tuple[str, ...]] | None = None,
-) -> TagResult:
-    """Tags with chosen relevance, theme scores and evidence, and actors with evidence."""
-    return TagResult(
-        language="en",
-        themes_judged=True,
-        relevant=relevant,
-        relevance=relevance,
-        themes=tuple(ThemeTag(t, s, ev) for t, (s, ev) in (themes or {}).items()),
-        actors=tuple(
-            ActorMention(a, a.upper(), "agency", len(ev), ev, (), ("alias",))
-            for a, ev in (actors or {}).items()
-        ),
-        seed_similarity=(),
-        seed_similarity_max=0.0,
-        registry_version="test",
-    )
-
 
 MOON = {"moon": (0.8, ("lunar base",))}
 
